@@ -1,0 +1,120 @@
+import Foundation
+import ParleyCore
+import ParleyStorage
+import SQLKit
+
+/// The durable, ordered log of every state change: the outbox other contexts write into, and the
+/// source its consumers read with their own cursors.
+///
+/// Ordering: a consumer reads `position > cursor` and must never miss an event that commits later with
+/// a smaller position. SQLite has one writer, so positions commit in order. On PostgreSQL, identity
+/// values are handed out before commit, so writers take a transaction-scoped advisory lock just before
+/// appending: event-writing transactions then commit in position order. Appending is the last step of
+/// a transaction, so the lock is held only for the commit.
+public struct EventLog: EventOutbox {
+    static let appendLockKey = 74_057_266
+
+    let database: Database
+    let ids: any IDGenerator
+
+    public init(database: Database, ids: any IDGenerator) {
+        self.database = database
+        self.ids = ids
+    }
+
+    public static let migrations = MigrationGroup(context: "events", migrations: [
+        Migration(1, "create event log and consumer cursors") { engine in
+            [
+                """
+                CREATE TABLE events_log (
+                    position \(engine.autoIncrementPrimaryKey),
+                    id TEXT NOT NULL UNIQUE,
+                    type TEXT NOT NULL,
+                    occurred_at BIGINT NOT NULL,
+                    actor TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    payload TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX events_log_type ON events_log (type, position)",
+                """
+                CREATE TABLE events_consumers (
+                    name TEXT PRIMARY KEY,
+                    position BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+            ]
+        },
+    ])
+
+    public func append(_ events: [NewEvent], on sql: any SQLDatabase) async throws {
+        guard !events.isEmpty else { return }
+        if database.engine == .postgres {
+            try await sql.raw("SELECT pg_advisory_xact_lock(\(unsafeRaw: String(Self.appendLockKey)))").run()
+        }
+        var values: [SQLQueryString] = []
+        for event in events {
+            let payload = try event.payload.jsonText()
+            values.append("""
+                (\(bind: ids.next(prefix: "ev_")), \(bind: event.type), \(bind: event.occurredAt.unixMilliseconds), \
+                \(bind: event.actor), \(bind: event.subject), \(bind: payload))
+                """)
+        }
+        try await sql.raw("""
+            INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) VALUES \(values.joined(separator: ", "))
+            """).run()
+    }
+
+    /// Events after `position`, oldest first, at most `limit`; optionally only the given types.
+    public func read(after position: Int64, limit: Int, types: Set<String>? = nil) async throws -> [EventEnvelope] {
+        let rows: [any SQLRow]
+        if let types, !types.isEmpty {
+            let list = SQLList(types.sorted().map { SQLBind($0) })
+            rows = try await database.sql.raw("""
+                SELECT * FROM events_log WHERE position > \(bind: position) AND type IN (\(list)) ORDER BY position LIMIT \(bind: limit)
+                """).all()
+        } else {
+            rows = try await database.sql.raw("""
+                SELECT * FROM events_log WHERE position > \(bind: position) ORDER BY position LIMIT \(bind: limit)
+                """).all()
+        }
+        return try rows.map(Self.decode)
+    }
+
+    /// The position of the newest event, 0 when the log is empty.
+    public func headPosition() async throws -> Int64 {
+        let row = try await database.sql.raw("SELECT COALESCE(MAX(position), 0) AS head FROM events_log").first()
+        return try row?.decode(column: "head", as: Int64.self) ?? 0
+    }
+
+    /// The durable cursor of a named consumer; 0 when it has never committed one.
+    public func cursor(of consumer: String) async throws -> Int64 {
+        let row = try await database.sql.raw("SELECT position FROM events_consumers WHERE name = \(bind: consumer)").first()
+        return try row?.decode(column: "position", as: Int64.self) ?? 0
+    }
+
+    /// Moves a consumer's cursor forward (never backwards).
+    public func commit(consumer: String, position: Int64, at now: Date) async throws {
+        try await database.transaction { sql in
+            try await sql.raw("""
+                INSERT INTO events_consumers (name, position, updated_at) VALUES (\(bind: consumer), \(bind: position), \(bind: now.unixMilliseconds))
+                ON CONFLICT (name) DO UPDATE SET
+                    position = CASE WHEN excluded.position > events_consumers.position THEN excluded.position ELSE events_consumers.position END,
+                    updated_at = excluded.updated_at
+                """).run()
+        }
+    }
+
+    static func decode(_ row: any SQLRow) throws -> EventEnvelope {
+        EventEnvelope(
+            position: try row.decode(column: "position", as: Int64.self),
+            id: try row.decode(column: "id", as: String.self),
+            type: try row.decode(column: "type", as: String.self),
+            occurredAt: try row.decodeDate("occurred_at"),
+            actor: try row.decode(column: "actor", as: String.self),
+            subject: try row.decode(column: "subject", as: String.self),
+            payload: try row.decodeJSON("payload")
+        )
+    }
+}

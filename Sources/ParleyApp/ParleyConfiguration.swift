@@ -1,0 +1,53 @@
+import Foundation
+import Logging
+import ParleyStorage
+
+/// Everything `parley serve` needs to know, from flags, `PARLEY_*` environment variables and defaults, in that order.
+public struct ParleyConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// Holds the SQLite file, the media folder and the generated secret.
+    public var dataDirectory: String = "./parley-data"
+    /// nil means the embedded SQLite file in the data directory.
+    public var databaseURL: String?
+    public var logLevel: Logger.Level = .info
+    /// Optional: tokens the platform signs itself, with a shared HS256 secret...
+    public var platformJWTSecret: String?
+    /// ...or an ES256/RS256 key pair whose public key (PEM) is in this file.
+    public var platformJWTPublicKeyFile: String?
+    /// When set, platform-signed tokens must carry this `iss`.
+    public var platformJWTIssuer: String?
+
+    public init() {}
+
+    /// Applies `PARLEY_*` variables: HOST, PORT, DATA_DIR, DATABASE_URL, LOG_LEVEL, PLATFORM_JWT_SECRET,
+    /// PLATFORM_JWT_PUBLIC_KEY_FILE, PLATFORM_JWT_ISSUER.
+    public mutating func apply(environment: [String: String]) throws {
+        if let host = environment["PARLEY_HOST"] { self.host = host }
+        if let port = environment["PARLEY_PORT"] {
+            guard let value = Int(port), (0...65535).contains(value) else { throw ConfigurationError("PARLEY_PORT must be a port number") }
+            self.port = value
+        }
+        if let directory = environment["PARLEY_DATA_DIR"] { dataDirectory = directory }
+        if let url = environment["PARLEY_DATABASE_URL"], !url.isEmpty { databaseURL = url }
+        if let level = environment["PARLEY_LOG_LEVEL"] {
+            guard let value = Logger.Level(rawValue: level.lowercased()) else {
+                throw ConfigurationError("PARLEY_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            logLevel = value
+        }
+        if let secret = environment["PARLEY_PLATFORM_JWT_SECRET"], !secret.isEmpty { platformJWTSecret = secret }
+        if let file = environment["PARLEY_PLATFORM_JWT_PUBLIC_KEY_FILE"], !file.isEmpty { platformJWTPublicKeyFile = file }
+        if let issuer = environment["PARLEY_PLATFORM_JWT_ISSUER"], !issuer.isEmpty { platformJWTIssuer = issuer }
+    }
+
+    public var database: DatabaseConfiguration {
+        if let databaseURL { return DatabaseConfiguration(urlOrPath: databaseURL) }
+        return .sqlite(path: (dataDirectory as NSString).appendingPathComponent("parley.sqlite"))
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

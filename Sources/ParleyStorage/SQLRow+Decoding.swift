@@ -1,0 +1,35 @@
+import Foundation
+import ParleyCore
+import SQLKit
+
+extension SQLRow {
+    /// Decodes a column that may be NULL.
+    public func decodeOptional<T: Decodable>(_ column: String, as type: T.Type = T.self) throws -> T? {
+        if try decodeNil(column: column) { return nil }
+        return try decode(column: column, as: T.self)
+    }
+
+    /// Decodes a Unix-milliseconds column into a `Date`.
+    public func decodeDate(_ column: String) throws -> Date {
+        Date(unixMilliseconds: try decode(column: column, as: Int64.self))
+    }
+
+    public func decodeOptionalDate(_ column: String) throws -> Date? {
+        try decodeOptional(column, as: Int64.self).map(Date.init(unixMilliseconds:))
+    }
+
+    /// Decodes a JSON document stored as TEXT.
+    public func decodeJSON(_ column: String) throws -> JSONValue {
+        let text = try decode(column: column, as: String.self)
+        return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+}
+
+extension JSONValue {
+    /// The compact JSON text stored in TEXT columns.
+    public func jsonText() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}
