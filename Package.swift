@@ -105,7 +105,16 @@ let package = Package(
         .testTarget(name: "ParleyCoreTests", dependencies: ["ParleyCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IdentityTests",
-            dependencies: ["Identity", "ParleyStorage", "ParleyTestSupport"],
+            dependencies: [
+                "Identity", "Events", "ParleyStorage", "ParleyTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EventsTests",
+            dependencies: ["Events", "ParleyStorage", "ParleyTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -18,10 +18,11 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
-        source: String, file: String, function: String, line: UInt
-    ) {
+    public func log(event: LogEvent) {
+        write(level: event.level, message: event.message, metadata: event.metadata)
+    }
+
+    func write(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?) {
         var object: [String: JSONValue] = [
             "ts": .string(Timestamp.format(Date())),
             "level": .string(level.rawValue),

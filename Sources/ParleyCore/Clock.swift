@@ -33,7 +33,7 @@ public final class ManualWallClock: WallClock {
 
 extension Date {
     /// Milliseconds since the Unix epoch: the one time representation stored in every table.
-    public var unixMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+    public var unixMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
 
     public init(unixMilliseconds: Int64) {
         self.init(timeIntervalSince1970: Double(unixMilliseconds) / 1000)

@@ -30,24 +30,29 @@ public final class SortableIDGenerator: IDGenerator {
                 if low == UInt16.max { high &+= 1; low = 0 } else { low += 1 }
                 state.random = (high, low)
             } else {
+                // Leave headroom in the high part so increments within a millisecond never wrap.
                 state = (now, (UInt64.random(in: 0...(UInt64.max >> 1)), UInt16.random(in: 0...UInt16.max)))
             }
             return (state.millis, state.random)
         }
         var out = [UInt8](prefix.utf8)
         out.reserveCapacity(prefix.utf8.count + 26)
-        // 48-bit time as 10 base32 digits, then 80 random bits as 16 digits.
+        // 48-bit time as 10 base32 digits, then the 80 random bits (high 64, low 16) as 16 digits, most significant first.
         for shift in stride(from: 45, through: 0, by: -5) {
             out.append(Self.alphabet[Int((millis >> UInt64(shift)) & 31)])
         }
-        let randomBits = (random.0, UInt64(random.1))
-        for shift in stride(from: 59, through: 0, by: -5) {
-            out.append(Self.alphabet[Int((randomBits.0 >> UInt64(shift)) & 31)])
+        for bit in stride(from: 75, through: 0, by: -5) {
+            // Five bits starting at `bit` of the 80-bit number high·2^16 + low.
+            let value: UInt64
+            if bit >= 16 {
+                value = (random.0 >> UInt64(bit - 16)) & 31
+            } else if bit + 5 > 16 {
+                value = ((random.0 << UInt64(16 - bit)) | (UInt64(random.1) >> UInt64(bit))) & 31
+            } else {
+                value = (UInt64(random.1) >> UInt64(bit)) & 31
+            }
+            out.append(Self.alphabet[Int(value)])
         }
-        out.append(Self.alphabet[Int(randomBits.1 & 31)])
-        out.append(Self.alphabet[Int((randomBits.1 >> 5) & 31)])
-        out.append(Self.alphabet[Int((randomBits.1 >> 10) & 31)])
-        out.append(Self.alphabet[Int((randomBits.1 >> 15) & 1)])
         return String(decoding: out, as: UTF8.self)
     }
 }

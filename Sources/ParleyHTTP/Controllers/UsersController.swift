@@ -23,6 +23,15 @@ public struct UsersController: Sendable {
     struct UserList: Encodable {
         let items: [UserDTO]
         let next_cursor: String?
+
+        /// Written by hand so `next_cursor` is `null` on the last page rather than absent.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(items, forKey: .items)
+            try container.encode(next_cursor, forKey: .next_cursor)
+        }
+
+        enum CodingKeys: String, CodingKey { case items, next_cursor }
     }
 
     public func register(on routes: RouteTable) {
@@ -42,6 +51,11 @@ public struct UsersController: Sendable {
         routes.add(.get, "/v1/users", policy: .apiKey(.server)) { request, _ in
             let page = try await users.list(try request.pageRequest())
             return try JSONBody.response(UserList(items: page.items.map(UserDTO.init), next_cursor: page.nextCursor))
+        }
+        routes.add(.get, "/v1/me", policy: .user) { _, context in
+            let (id, _) = try context.requireUser()
+            guard let user = try await users.find(id) else { throw ParleyError.userNotFound(id) }
+            return try JSONBody.response(UserDTO(user))
         }
         routes.add(.post, "/v1/users/{user_id}/deactivate", policy: .apiKey(.server)) { _, context in
             try await setActive(false, context: context)

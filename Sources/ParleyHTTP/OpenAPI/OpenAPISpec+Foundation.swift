@@ -21,6 +21,8 @@ extension OpenAPIBuilder {
             OpenAPIOperation("GET", "/v1/users", tag: "users", summary: "List users by id, with a cursor.", security: .apiKey,
                              query: [("limit", "integer", "1 to 200, default 50"), ("cursor", "string", "next_cursor of the previous page")],
                              responses: [(200, "A page of users", "UserPage")]),
+            OpenAPIOperation("GET", "/v1/me", tag: "users", summary: "The calling user's own profile.", security: .userToken,
+                             responses: [(200, "The user", "User")]),
             OpenAPIOperation("POST", "/v1/users/{user_id}/deactivate", tag: "users",
                              summary: "Deactivate a user: their tokens stop working.", security: .apiKey,
                              responses: [(200, "The user", "User")]),

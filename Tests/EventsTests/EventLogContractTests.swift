@@ -1,0 +1,97 @@
+import Events
+import Foundation
+import ParleyCore
+import ParleyStorage
+import ParleyTestSupport
+import Testing
+
+@Suite struct EventLogContractTests {
+    func event(_ type: String, _ n: Int) -> NewEvent {
+        NewEvent(type: type, actor: "system", subject: "test:\(n)", payload: .object(["n": .int(n)]), occurredAt: Date(unixMilliseconds: Int64(n)))
+    }
+
+    @Test(arguments: TestDatabases.engines)
+    func eventsAppendInOrderAndAreReadByPositionAndType(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withDatabase(engine, migrations: [EventLog.migrations]) { database in
+            let log = EventLog(database: database, ids: SortableIDGenerator())
+            try await database.transaction { sql in
+                try await log.append([event("a.one", 1), event("b.two", 2)], on: sql)
+            }
+            try await database.transaction { sql in try await log.append(event("a.one", 3), on: sql) }
+            let all = try await log.read(after: 0, limit: 10)
+            #expect(all.map(\.payload) == [.object(["n": 1]), .object(["n": 2]), .object(["n": 3])])
+            #expect(all.map(\.position) == all.map(\.position).sorted())
+            #expect(try await log.read(after: all[0].position, limit: 10).count == 2)
+            #expect(try await log.read(after: 0, limit: 10, types: ["a.one"]).map(\.subject) == ["test:1", "test:3"])
+            #expect(try await log.headPosition() == all[2].position)
+        }
+    }
+
+    @Test(arguments: TestDatabases.engines)
+    func aRolledBackTransactionLeavesNoEvent(engine: DatabaseEngine) async throws {
+        struct Abort: Error {}
+        try await TestDatabases.withDatabase(engine, migrations: [EventLog.migrations]) { database in
+            let log = EventLog(database: database, ids: SortableIDGenerator())
+            await #expect(throws: Abort.self) {
+                try await database.transaction { sql in
+                    try await log.append(event("x", 1), on: sql)
+                    throw Abort()
+                }
+            }
+            let remaining = try await log.read(after: 0, limit: 10)
+            #expect(remaining.isEmpty)
+        }
+    }
+
+    @Test(arguments: TestDatabases.engines)
+    func consumerCursorsPersistAndNeverMoveBackwards(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withDatabase(engine, migrations: [EventLog.migrations]) { database in
+            let log = EventLog(database: database, ids: SortableIDGenerator())
+            #expect(try await log.cursor(of: "webhooks") == 0)
+            try await log.commit(consumer: "webhooks", position: 5, at: Date())
+            try await log.commit(consumer: "webhooks", position: 3, at: Date())
+            #expect(try await log.cursor(of: "webhooks") == 5)
+            try await log.commit(consumer: "webhooks", position: 9, at: Date())
+            #expect(try await log.cursor(of: "webhooks") == 9)
+        }
+    }
+
+    @Test(arguments: TestDatabases.engines)
+    func concurrentWritersNeverCommitAPositionBehindOneAlreadyVisible(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withDatabase(engine, migrations: [EventLog.migrations]) { database in
+            let log = EventLog(database: database, ids: SortableIDGenerator())
+            // Writers append while a reader tails the log; the reader must end up with every event, each once,
+            // in position order, without ever skipping one that commits late.
+            let writers = 8, perWriter = 25
+            let seen = try await withThrowingTaskGroup(of: [Int64].self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        for index in 0..<perWriter {
+                            try await database.transaction { sql in try await log.append(event("w", writer * 1000 + index), on: sql) }
+                        }
+                        return []
+                    }
+                }
+                group.addTask {
+                    var cursor: Int64 = 0
+                    var positions: [Int64] = []
+                    // A bound, not a timing assertion: a reader that skipped an event would otherwise wait forever.
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    while positions.count < writers * perWriter, ContinuousClock.now < deadline {
+                        let batch = try await log.read(after: cursor, limit: 50)
+                        positions += batch.map(\.position)
+                        cursor = batch.last?.position ?? cursor
+                        if batch.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
+                    }
+                    return positions
+                }
+                var result: [Int64] = []
+                for try await positions in group { result += positions }
+                return result
+            }
+            #expect(seen.count == writers * perWriter)
+            #expect(Set(seen).count == seen.count)
+            #expect(seen == seen.sorted())
+        }
+    }
+}
