@@ -113,6 +113,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "MessagingTests",
+            dependencies: ["Messaging", "Events", "Identity", "ParleyStorage", "ParleyTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EventsTests",
             dependencies: ["Events", "ParleyStorage", "ParleyTestSupport"],
             swiftSettings: swiftSettings

@@ -13,6 +13,8 @@ public protocol UserStore: Sendable {
     func list(_ page: PageRequest) async throws -> Page<User>
     /// Sets or clears `deactivated_at`; returns nil when the user does not exist.
     func setActive(_ id: UserID, active: Bool, actor: String, at: Date) async throws -> User?
+    /// The ids among `ids` that name existing, active users.
+    func activeUsers(among ids: [UserID]) async throws -> Set<UserID>
 }
 
 public struct SQLUserStore: UserStore {
@@ -119,6 +121,19 @@ public struct SQLUserStore: UserStore {
             ), on: sql)
             return user
         }
+    }
+
+    public func activeUsers(among ids: [UserID]) async throws -> Set<UserID> {
+        guard !ids.isEmpty else { return [] }
+        var found: Set<UserID> = []
+        // Chunks keep the statement under every engine's bind limit.
+        for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+            let rows = try await database.sql.raw("""
+                SELECT id FROM identity_users WHERE deactivated_at IS NULL AND id IN (\(SQLList(chunk.map { SQLBind($0.rawValue) })))
+                """).all()
+            for row in rows { found.insert(UserID(trusted: try row.decode(column: "id", as: String.self))) }
+        }
+        return found
     }
 
     static func select(_ id: UserID, on sql: any SQLDatabase) async throws -> User? {

@@ -3,6 +3,7 @@ import Events
 import Foundation
 import Identity
 import Logging
+import Messaging
 import ParleyCore
 import ParleyStorage
 
@@ -18,15 +19,18 @@ public struct ParleyServices: Sendable {
     public let apiKeys: APIKeyService
     public let tokens: TokenService
     public let authenticator: Authenticator
+    public let messaging: MessagingService
 
     /// Every context's migrations, in dependency order.
     public static let migrations: [MigrationGroup] = [
         EventLog.migrations,
         SQLUserStore.migrations,
+        MessagingService.migrations,
     ]
 
     public init(database: Database, secret: SymmetricKey, platformKeys: [JWTVerificationKey] = [], platformIssuer: String? = nil,
-                clock: any WallClock = SystemWallClock(), ids: (any IDGenerator)? = nil) {
+                clock: any WallClock = SystemWallClock(), ids: (any IDGenerator)? = nil,
+                messagingSettings: MessagingSettings = MessagingSettings()) {
         let ids = ids ?? SortableIDGenerator(clock: clock)
         self.database = database
         self.clock = clock
@@ -36,6 +40,8 @@ public struct ParleyServices: Sendable {
         apiKeys = APIKeyService(database: database, ids: ids, clock: clock)
         tokens = TokenService(secret: secret, platformKeys: platformKeys, platformIssuer: platformIssuer, clock: clock, ids: ids)
         authenticator = Authenticator(tokens: tokens, apiKeys: apiKeys, users: users)
+        messaging = MessagingService(database: database, outbox: events, users: IdentityUserDirectory(users: users), clock: clock,
+                                     ids: ids, settings: messagingSettings)
     }
 
     public func migrate() async throws -> [String] {
@@ -64,5 +70,14 @@ extension ParleyConfiguration {
             }
         }
         return keys
+    }
+}
+
+/// Messaging's view of Identity: which users exist and are active.
+struct IdentityUserDirectory: UserDirectory {
+    let users: any UserStore
+
+    func activeUsers(among ids: [UserID]) async throws -> Set<UserID> {
+        try await users.activeUsers(among: ids)
     }
 }

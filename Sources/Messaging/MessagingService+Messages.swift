@@ -1,0 +1,355 @@
+import Foundation
+import ParleyCore
+import ParleyStorage
+import SQLKit
+
+extension MessagingService {
+    /// Stores a message and returns its receipt. A retry with the same `client_msg_id` from the same
+    /// sender returns the original receipt (`duplicate: true`) and stores nothing.
+    public func send(_ draft: MessageDraft, by actor: MessagingActor) async throws -> SendReceipt {
+        if draft.kind == .system, case .user = actor {
+            throw ParleyError.invalidField("kind", "only the platform sends system messages")
+        }
+        let now = clock.now()
+        return try await database.transaction { sql in
+            // Lock the conversation first: the duplicate check and the seq allocation then see one consistent state.
+            guard let conversation = try await store.conversation(draft.conversationID, on: sql, lock: true) else {
+                throw ParleyError.conversationNotFound(draft.conversationID)
+            }
+            if let clientMsgID = draft.clientMsgID,
+               let original = try await store.itemByClientMsgID(conversation.id, sender: actor.senderID, clientMsgID: clientMsgID, on: sql) {
+                return SendReceipt(conversationID: conversation.id, clientMsgID: clientMsgID, messageID: original.id, seq: original.seq,
+                                   createdAt: original.createdAt, duplicate: true)
+            }
+            guard conversation.dissolvedAt == nil else { throw ParleyError.dissolved }
+            var mentions = draft.mentions
+            if case .user(let user) = actor {
+                guard let (member, active) = try await store.member(conversation.id, user, on: sql), active else {
+                    throw ParleyError.notMember(conversation.id)
+                }
+                if let until = member.mutedUntil, until > now { throw ParleyError.memberMuted(until: Timestamp.format(until)) }
+                if conversation.type == .broadcast, member.role < .admin { throw ParleyError.broadcastAdminsOnly }
+                // `@all` is a group-wide alert: only owners and admins may raise it.
+                if mentions.contains("@all"), member.role < .admin, conversation.type != .direct {
+                    mentions.removeAll { $0 == "@all" }
+                }
+            }
+            if let replyTo = draft.replyTo {
+                guard let target = try await store.item(id: replyTo, on: sql), target.conversationID == conversation.id else {
+                    throw ParleyError.messageNotFound(replyTo)
+                }
+            }
+            let item = try await store.appendItem(
+                conversationID: conversation.id, kind: draft.kind, senderID: actor.senderID, clientMsgID: draft.clientMsgID,
+                body: draft.body, replyTo: draft.replyTo, mentions: mentions, forwardedFrom: draft.forwardedFrom,
+                eventType: "message.created", actor: actor.label, at: now, on: sql
+            )
+            if case .user(let user) = actor {
+                // Your own message is read by you.
+                _ = try await store.advanceRead(conversation.id, user, to: item.seq, on: sql)
+            }
+            return SendReceipt(conversationID: conversation.id, clientMsgID: draft.clientMsgID, messageID: item.id, seq: item.seq,
+                               createdAt: now, duplicate: false)
+        }
+    }
+
+    /// Replaces a message's body (sender only, within the edit window); the edit is a log item too.
+    public func edit(_ conversationID: String, messageID: String, body: JSONValue, by actor: MessagingActor) async throws -> Item {
+        let now = clock.now()
+        return try await database.transaction { sql in
+            let (conversation, _) = try await visibleConversation(conversationID, for: actor, on: sql)
+            guard conversation.dissolvedAt == nil else { throw ParleyError.dissolved }
+            let target = try await message(messageID, in: conversationID, on: sql)
+            guard target.senderID == actor.senderID else { throw ParleyError.notSender }
+            guard target.recalledAt == nil else { throw ParleyError.alreadyRecalled }
+            guard target.kind.isEditable else { throw ParleyError.notEditable }
+            guard now.timeIntervalSince(target.createdAt) <= settings.editWindow else { throw ParleyError.editWindowPassed }
+            try MessageDraft.validate(kind: target.kind, body: body)
+            try await store.updateBody(target.id, body: body, editedAt: now, on: sql)
+            return try await store.appendItem(
+                conversationID: conversationID, kind: .edit, senderID: actor.senderID, body: ["body": body], targetID: target.id,
+                eventType: "message.edited", actor: actor.label, at: now, on: sql
+            )
+        }
+    }
+
+    /// Withdraws a message for everyone: its sender within the recall window, a group owner or admin at
+    /// any time, or the platform. The content is erased; a `recall` item tells clients.
+    public func recall(_ conversationID: String, messageID: String, by actor: MessagingActor) async throws -> Item {
+        let now = clock.now()
+        return try await database.transaction { sql in
+            let (conversation, member) = try await visibleConversation(conversationID, for: actor, on: sql)
+            let target = try await message(messageID, in: conversationID, on: sql)
+            guard target.recalledAt == nil else { throw ParleyError.alreadyRecalled }
+            if let member {
+                let moderates = conversation.type != .direct && member.role >= .admin
+                if !moderates {
+                    guard target.senderID == actor.senderID else { throw ParleyError.notSender }
+                    guard now.timeIntervalSince(target.createdAt) <= settings.recallWindow else { throw ParleyError.recallWindowPassed }
+                }
+            }
+            try await store.markRecalled(target.id, at: now, on: sql)
+            return try await store.appendItem(
+                conversationID: conversationID, kind: .recall, senderID: actor.senderID, body: [:], targetID: target.id,
+                eventType: "message.recalled", actor: actor.label, at: now, on: sql
+            )
+        }
+    }
+
+    /// Adds or removes one emoji reaction of the user on a message. Returns the log item, or nil when nothing changed.
+    public func react(_ conversationID: String, messageID: String, emoji: String, add: Bool, by user: UserID) async throws -> Item? {
+        guard !emoji.isEmpty, emoji.count <= 8, emoji.utf8.count <= 64, !emoji.contains(where: \.isWhitespace) else {
+            throw ParleyError.invalidField("emoji", "one emoji or a short reaction code")
+        }
+        let now = clock.now()
+        return try await database.transaction { sql in
+            let (conversation, _) = try await visibleConversation(conversationID, for: .user(user), on: sql)
+            guard conversation.dissolvedAt == nil else { throw ParleyError.dissolved }
+            let target = try await message(messageID, in: conversationID, on: sql)
+            guard target.recalledAt == nil else { throw ParleyError.alreadyRecalled }
+            guard try await store.setReaction(target.id, user: user, emoji: emoji, present: add, at: now, on: sql) else { return nil }
+            return try await store.appendItem(
+                conversationID: conversationID, kind: .reaction, senderID: user.rawValue,
+                body: ["emoji": .string(emoji), "action": add ? "add" : "remove"], targetID: target.id,
+                eventType: add ? "message.reaction_added" : "message.reaction_removed", actor: "user:\(user.rawValue)", at: now, on: sql
+            )
+        }
+    }
+
+    /// Pins or unpins a message: anyone in a direct conversation, owners and admins in groups.
+    public func pin(_ conversationID: String, messageID: String, pinned: Bool, by actor: MessagingActor) async throws -> Item {
+        let now = clock.now()
+        return try await database.transaction { sql in
+            let (conversation, member) = try await visibleConversation(conversationID, for: actor, on: sql)
+            guard conversation.dissolvedAt == nil else { throw ParleyError.dissolved }
+            if let member, conversation.type != .direct, member.role < .admin {
+                throw ParleyError.notAllowed(pinned ? "pin messages" : "unpin messages", needs: .admin)
+            }
+            let target = try await message(messageID, in: conversationID, on: sql)
+            return try await store.appendItem(
+                conversationID: conversationID, kind: pinned ? .pin : .unpin, senderID: actor.senderID, body: [:], targetID: target.id,
+                eventType: pinned ? "message.pinned" : "message.unpinned", actor: actor.label, at: now, on: sql
+            )
+        }
+    }
+
+    /// Hides an item from the user's own history ("delete for me"); others still see it.
+    public func deleteForMe(_ conversationID: String, messageID: String, user: UserID) async throws {
+        try await database.transaction { sql in
+            _ = try await visibleConversation(conversationID, for: .user(user), on: sql)
+            let target = try await message(messageID, in: conversationID, on: sql)
+            try await store.hide(conversationID, seq: target.seq, for: user, on: sql)
+        }
+    }
+
+    func message(_ id: String, in conversationID: String, on sql: any SQLDatabase) async throws -> Item {
+        guard let item = try await store.item(id: id, on: sql), item.conversationID == conversationID, item.kind.isMessage else {
+            throw ParleyError.messageNotFound(id)
+        }
+        return item
+    }
+
+    // MARK: History
+
+    /// Items of a conversation in ascending seq order. With `afterSeq`, the oldest after it; with only
+    /// `beforeSeq` (or nothing), the newest before it. Items before the member joined are not shown.
+    public func history(
+        _ conversationID: String, for actor: MessagingActor, afterSeq: Int64?, beforeSeq: Int64?, limit: Int
+    ) async throws -> (items: [Item], hasMore: Bool) {
+        guard (1...200).contains(limit) else { throw ParleyError.invalidParameter("limit", "must be between 1 and 200") }
+        if let afterSeq, afterSeq < 0 { throw ParleyError.invalidParameter("after_seq", "must not be negative") }
+        if let beforeSeq, beforeSeq < 1 { throw ParleyError.invalidParameter("before_seq", "must be positive") }
+        let (_, member) = try await visibleConversation(conversationID, for: actor)
+        let floor = member?.visibleAfterSeq ?? 0
+        let viewer = member?.userID ?? UserID(trusted: "system")
+        let after = max(afterSeq ?? floor, floor)
+        var items = try await store.items(conversationID, for: viewer, after: after, before: beforeSeq, limit: limit + 1,
+                                          newestFirst: afterSeq == nil, on: database.sql)
+        let hasMore = items.count > limit
+        if hasMore {
+            if afterSeq == nil { items.removeFirst() } else { items.removeLast() }
+        }
+        return (items, hasMore)
+    }
+
+    /// Specific items by seq (to fill gaps, and for resume), skipping those the user may not see.
+    public func items(_ conversationID: String, seqs: [Int64], for user: UserID) async throws -> [Item] {
+        guard let (member, active) = try await store.member(conversationID, user, on: database.sql) else { return [] }
+        var result: [Item] = []
+        for seq in seqs.sorted() where seq > member.visibleAfterSeq || !active {
+            if let item = try await store.item(conversationID, seq: seq, on: database.sql) { result.append(item) }
+        }
+        return try await store.withReactions(result, on: database.sql)
+    }
+
+    // MARK: Reads and receipts
+
+    public struct ReadState: Sendable, Equatable {
+        public var conversationID: String
+        public var readSeq: Int64
+        public var unreadCount: Int
+        public var badge: Int
+        /// Feed position of the read on the reader's feed; nil when the position did not move.
+        public var userSeq: Int64?
+    }
+
+    /// Moves the user's read position to `seq` (never backwards; clamped to the conversation's last seq).
+    public func markRead(_ conversationID: String, upTo seq: Int64, by user: UserID) async throws -> ReadState {
+        guard seq >= 0 else { throw ParleyError.invalidSeq }
+        let now = clock.now()
+        let (readSeq, moved) = try await database.transaction { sql -> (Int64, Bool) in
+            let (conversation, member) = try await visibleConversation(conversationID, for: .user(user), on: sql)
+            let target = min(seq, conversation.lastSeq)
+            let before = member?.readSeq ?? 0
+            let after = try await store.advanceRead(conversationID, user, to: target, on: sql)
+            guard after > before else { return (after, false) }
+            try await store.appendFeed(recipients: .users([user]), conversationID: conversationID, seq: after, kind: "read", at: now, on: sql)
+            try await store.outbox.append(NewEvent(
+                type: "conversation.read", actor: "user:\(user.rawValue)", subject: "conversation:\(conversationID)",
+                payload: ["conversation_id": .string(conversationID), "user_id": .string(user.rawValue), "read_seq": .int(Int(after)),
+                          "fanout": "read"],
+                occurredAt: now
+            ), on: sql)
+            return (after, true)
+        }
+        let unread = try await store.unreadCounts(for: user, conversationIDs: [conversationID], on: database.sql)[conversationID] ?? 0
+        let userSeq = moved ? try await store.feedHead(for: user, on: database.sql) : nil
+        return ReadState(conversationID: conversationID, readSeq: readSeq, unreadCount: unread,
+                         badge: try await store.badge(for: user, on: database.sql), userSeq: userSeq)
+    }
+
+    /// The total unread badge of a user.
+    public func badge(for user: UserID) async throws -> Int {
+        try await store.badge(for: user, on: database.sql)
+    }
+
+    public struct Readers: Sendable, Equatable {
+        public var seq: Int64
+        /// Members (other than the sender of that item) whose read position reached `seq`.
+        public var readBy: [UserID]
+        /// How many members could have read it (the other active members).
+        public var of: Int
+    }
+
+    /// "Read by K of N" and who read up to `seq`, for any member of the conversation.
+    public func readers(_ conversationID: String, seq: Int64, for actor: MessagingActor) async throws -> Readers {
+        let (conversation, _) = try await visibleConversation(conversationID, for: actor)
+        guard (1...max(1, conversation.lastSeq)).contains(seq) else { throw ParleyError.invalidSeq }
+        let sender = try await store.item(conversationID, seq: seq, on: database.sql)?.senderID
+        let positions = try await store.readPositions(conversationID, on: database.sql).filter { $0.0.rawValue != sender }
+        return Readers(seq: seq, readBy: positions.filter { $0.1 >= seq }.map(\.0), of: positions.count)
+    }
+
+    /// Every active member's read position (for clients drawing receipts in a whole conversation).
+    public func readPositions(_ conversationID: String, for actor: MessagingActor) async throws -> [(UserID, Int64)] {
+        _ = try await visibleConversation(conversationID, for: actor)
+        return try await store.readPositions(conversationID, on: database.sql)
+    }
+
+    // MARK: The per-user feed
+
+    public struct ResumeToken: Sendable, Equatable, Codable {
+        public var epoch: String
+        public var userSeq: Int64
+
+        public init(epoch: String, userSeq: Int64) {
+            self.epoch = epoch
+            self.userSeq = userSeq
+        }
+    }
+
+    public struct FeedEntry: Sendable, Equatable {
+        public var userSeq: Int64
+        public var conversationID: String
+        public var seq: Int64
+        /// `item` (a log item; `item` is filled in), `read` (the user's read position moved to `seq`).
+        public var kind: String
+        public var item: Item?
+    }
+
+    public enum Resume: Sendable {
+        /// What the user missed since the token, in feed order, and the token after it.
+        case delta([FeedEntry], token: ResumeToken)
+        /// Too much was missed, or the token is from another epoch: each conversation's last seq, to pull from.
+        case resyncRequired(lastSeqs: [String: Int64], token: ResumeToken)
+    }
+
+    /// The user's current resume token.
+    public func currentToken(for user: UserID) async throws -> ResumeToken {
+        ResumeToken(epoch: try await store.epoch(), userSeq: try await store.feedHead(for: user, on: database.sql))
+    }
+
+    /// What changed for `user` since `token`: the items and read moves of every conversation, exactly
+    /// once each and in the order they happened, or `resyncRequired` when that is too much.
+    public func resume(_ user: UserID, from token: ResumeToken?) async throws -> Resume {
+        let epoch = try await store.epoch()
+        let head = try await store.feedHead(for: user, on: database.sql)
+        let current = ResumeToken(epoch: epoch, userSeq: head)
+        guard let token else { return .delta([], token: current) }
+        guard token.epoch == epoch, token.userSeq <= head, token.userSeq >= 0 else {
+            return .resyncRequired(lastSeqs: try await lastSeqs(for: user), token: current)
+        }
+        let entries = try await store.feed(for: user, after: token.userSeq, limit: settings.maxResumeEntries + 1, on: database.sql)
+        guard entries.count <= settings.maxResumeEntries else {
+            return .resyncRequired(lastSeqs: try await lastSeqs(for: user), token: current)
+        }
+        var result: [FeedEntry] = []
+        for entry in entries {
+            var item: Item?
+            if entry.kind == "item" {
+                item = try await store.item(entry.conversationID, seq: entry.seq, on: database.sql)
+            }
+            result.append(FeedEntry(userSeq: entry.userSeq, conversationID: entry.conversationID, seq: entry.seq, kind: entry.kind, item: item))
+        }
+        let withReactions = try await store.withReactions(result.compactMap(\.item), on: database.sql)
+        let byID = Dictionary(withReactions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for index in result.indices {
+            if let id = result[index].item?.id { result[index].item = byID[id] }
+        }
+        return .delta(result, token: ResumeToken(epoch: epoch, userSeq: result.last?.userSeq ?? token.userSeq))
+    }
+
+    func lastSeqs(for user: UserID) async throws -> [String: Int64] {
+        var result: [String: Int64] = [:]
+        var after: (Int64, String)?
+        while true {
+            let rows = try await store.memberships(for: user, afterActivity: after, limit: 500, on: database.sql)
+            for (conversation, _) in rows { result[conversation.id] = conversation.lastSeq }
+            guard rows.count == 500, let last = rows.last?.0 else { break }
+            after = (last.lastActivityAt.unixMilliseconds, last.id)
+        }
+        return result
+    }
+
+    /// The fan-out list of a committed item: each recipient with the item's position in their feed.
+    public func recipients(ofItemIn conversationID: String, seq: Int64) async throws -> [(UserID, Int64)] {
+        try await store.feedRecipients(conversationID, seq: seq, kind: "item", on: database.sql)
+    }
+
+    /// A stored item by position (the fan-out reads it after commit).
+    public func storedItem(_ conversationID: String, seq: Int64) async throws -> Item? {
+        guard let item = try await store.item(conversationID, seq: seq, on: database.sql) else { return nil }
+        return try await store.withReactions([item], on: database.sql).first
+    }
+
+    /// The read move's position on the reader's feed, for the fan-out.
+    public func readFeedPosition(_ conversationID: String, user: UserID, readSeq: Int64) async throws -> Int64? {
+        try await store.feedRecipients(conversationID, seq: readSeq, kind: "read", on: database.sql)
+            .first(where: { $0.0 == user })?.1
+    }
+
+    /// The number of active members: decides whether receipts are pushed live.
+    public func memberCount(_ conversationID: String) async throws -> Int {
+        try await store.activeMemberCount(conversationID, on: database.sql)
+    }
+
+    /// Active member ids of a conversation (for live receipts and typing).
+    public func memberIDs(_ conversationID: String) async throws -> [UserID] {
+        try await store.activeMembers(conversationID, on: database.sql).map(\.userID)
+    }
+
+    /// Whether `user` is an active member (typing indicators check this before relaying).
+    public func isMember(_ conversationID: String, user: UserID) async throws -> Bool {
+        try await store.member(conversationID, user, on: database.sql)?.active ?? false
+    }
+}

@@ -1,0 +1,567 @@
+import Foundation
+import ParleyCore
+import ParleyStorage
+import SQLKit
+
+/// The SQL of messaging: conversations, members, the per-conversation item log, reactions, read
+/// positions and the per-user feed. One implementation for SQLite and PostgreSQL.
+///
+/// Methods taking `on sql:` run inside the caller's transaction; `MessagingService` owns the transactions
+/// and the rules. Lock order on PostgreSQL, kept by every write path: the conversation row first (seq
+/// allocation), then users' feed heads in user-id order, then the event log's append lock.
+struct MessagingStore: Sendable {
+    let database: Database
+    let outbox: any EventOutbox
+    let ids: any IDGenerator
+
+    static let migrations = MigrationGroup(context: "messaging", migrations: [
+        Migration(1, "create conversations, members, items, reactions, hidden items and feed") { _ in
+            [
+                """
+                CREATE TABLE messaging_conversations (
+                    id TEXT PRIMARY KEY,
+                    type TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    avatar_url TEXT,
+                    description TEXT NOT NULL,
+                    direct_key TEXT UNIQUE,
+                    created_by TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    last_seq BIGINT NOT NULL,
+                    last_activity_at BIGINT NOT NULL,
+                    dissolved_at BIGINT
+                )
+                """,
+                """
+                CREATE TABLE messaging_members (
+                    conversation_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    joined_at BIGINT NOT NULL,
+                    visible_after_seq BIGINT NOT NULL,
+                    read_seq BIGINT NOT NULL,
+                    muted_until BIGINT,
+                    notifications_muted BOOLEAN NOT NULL,
+                    pinned BOOLEAN NOT NULL,
+                    active BOOLEAN NOT NULL,
+                    left_at BIGINT,
+                    PRIMARY KEY (conversation_id, user_id)
+                )
+                """,
+                "CREATE INDEX messaging_members_by_user ON messaging_members (user_id, active)",
+                """
+                CREATE TABLE messaging_items (
+                    conversation_id TEXT NOT NULL,
+                    seq BIGINT NOT NULL,
+                    id TEXT NOT NULL UNIQUE,
+                    kind TEXT NOT NULL,
+                    sender_id TEXT NOT NULL,
+                    client_msg_id TEXT,
+                    body TEXT NOT NULL,
+                    reply_to TEXT,
+                    mentions TEXT NOT NULL,
+                    forwarded_from TEXT,
+                    target_id TEXT,
+                    created_at BIGINT NOT NULL,
+                    edited_at BIGINT,
+                    recalled_at BIGINT,
+                    counts_unread BOOLEAN NOT NULL,
+                    PRIMARY KEY (conversation_id, seq)
+                )
+                """,
+                // A retried send (same conversation, sender and client_msg_id) finds the original here.
+                "CREATE UNIQUE INDEX messaging_items_idempotency ON messaging_items (conversation_id, sender_id, client_msg_id)",
+                """
+                CREATE TABLE messaging_reactions (
+                    message_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    emoji TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (message_id, user_id, emoji)
+                )
+                """,
+                """
+                CREATE TABLE messaging_hidden (
+                    user_id TEXT NOT NULL,
+                    conversation_id TEXT NOT NULL,
+                    seq BIGINT NOT NULL,
+                    PRIMARY KEY (user_id, conversation_id, seq)
+                )
+                """,
+                "CREATE TABLE messaging_feed_heads (user_id TEXT PRIMARY KEY, head BIGINT NOT NULL)",
+                """
+                CREATE TABLE messaging_feed (
+                    user_id TEXT NOT NULL,
+                    user_seq BIGINT NOT NULL,
+                    conversation_id TEXT NOT NULL,
+                    seq BIGINT NOT NULL,
+                    kind TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (user_id, user_seq)
+                )
+                """,
+                "CREATE INDEX messaging_feed_by_item ON messaging_feed (conversation_id, seq)",
+                "CREATE TABLE messaging_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            ]
+        },
+    ])
+
+    // MARK: Conversations
+
+    func insertConversation(_ conversation: Conversation, directKey: String?, on sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            INSERT INTO messaging_conversations (id, type, name, avatar_url, description, direct_key, created_by, created_at,
+                last_seq, last_activity_at)
+            VALUES (\(bind: conversation.id), \(bind: conversation.type.rawValue), \(bind: conversation.name), \(bind: conversation.avatarURL),
+                \(bind: conversation.description), \(bind: directKey), \(bind: conversation.createdBy),
+                \(bind: conversation.createdAt.unixMilliseconds), 0, \(bind: conversation.createdAt.unixMilliseconds))
+            """).run()
+    }
+
+    func conversation(_ id: String, on sql: any SQLDatabase, lock: Bool = false) async throws -> Conversation? {
+        let suffix = lock ? database.engine.forUpdate : ""
+        return try await sql.raw("SELECT * FROM messaging_conversations WHERE id = \(bind: id)\(unsafeRaw: suffix)").first()
+            .map(Self.decodeConversation)
+    }
+
+    func directConversationID(key: String, on sql: any SQLDatabase) async throws -> String? {
+        try await sql.raw("SELECT id FROM messaging_conversations WHERE direct_key = \(bind: key)").first()?
+            .decode(column: "id", as: String.self)
+    }
+
+    func updateConversationInfo(_ id: String, name: String, avatarURL: String?, description: String, on sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            UPDATE messaging_conversations SET name = \(bind: name), avatar_url = \(bind: avatarURL), description = \(bind: description)
+            WHERE id = \(bind: id)
+            """).run()
+    }
+
+    func markDissolved(_ id: String, at now: Date, on sql: any SQLDatabase) async throws {
+        try await sql.raw("UPDATE messaging_conversations SET dissolved_at = \(bind: now.unixMilliseconds) WHERE id = \(bind: id)").run()
+    }
+
+    // MARK: Members
+
+    func member(_ conversationID: String, _ user: UserID, on sql: any SQLDatabase) async throws -> (member: Member, active: Bool)? {
+        guard let row = try await sql.raw("""
+            SELECT * FROM messaging_members WHERE conversation_id = \(bind: conversationID) AND user_id = \(bind: user.rawValue)
+            """).first() else { return nil }
+        return (try Self.decodeMember(row), try row.decode(column: "active", as: Bool.self))
+    }
+
+    func activeMembers(_ conversationID: String, on sql: any SQLDatabase) async throws -> [Member] {
+        try await sql.raw("""
+            SELECT * FROM messaging_members WHERE conversation_id = \(bind: conversationID) AND active = \(bind: true) ORDER BY user_id
+            """).all().map(Self.decodeMember)
+    }
+
+    func activeMemberCount(_ conversationID: String, on sql: any SQLDatabase) async throws -> Int {
+        try await sql.raw("""
+            SELECT COUNT(*) AS n FROM messaging_members WHERE conversation_id = \(bind: conversationID) AND active = \(bind: true)
+            """).first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    /// Adds (or re-adds) members; history up to `visibleAfterSeq` stays hidden from them, and it counts as read.
+    func upsertMembers(
+        _ conversationID: String, _ users: [(UserID, MemberRole)], visibleAfterSeq: Int64, at now: Date, on sql: any SQLDatabase
+    ) async throws {
+        for (user, role) in users {
+            try await sql.raw("""
+                INSERT INTO messaging_members (conversation_id, user_id, role, joined_at, visible_after_seq, read_seq,
+                    notifications_muted, pinned, active)
+                VALUES (\(bind: conversationID), \(bind: user.rawValue), \(bind: role.rawValue), \(bind: now.unixMilliseconds),
+                    \(bind: visibleAfterSeq), \(bind: visibleAfterSeq), \(bind: false), \(bind: false), \(bind: true))
+                ON CONFLICT (conversation_id, user_id) DO UPDATE SET role = excluded.role, joined_at = excluded.joined_at,
+                    visible_after_seq = excluded.visible_after_seq, read_seq = excluded.read_seq, active = excluded.active,
+                    left_at = NULL, muted_until = NULL
+                """).run()
+            try await sql.raw("""
+                INSERT INTO messaging_feed_heads (user_id, head) VALUES (\(bind: user.rawValue), 0) ON CONFLICT (user_id) DO NOTHING
+                """).run()
+        }
+    }
+
+    func deactivateMember(_ conversationID: String, _ user: UserID, at now: Date, on sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            UPDATE messaging_members SET active = \(bind: false), left_at = \(bind: now.unixMilliseconds)
+            WHERE conversation_id = \(bind: conversationID) AND user_id = \(bind: user.rawValue)
+            """).run()
+    }
+
+    func setRole(_ conversationID: String, _ user: UserID, _ role: MemberRole, on sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            UPDATE messaging_members SET role = \(bind: role.rawValue)
+            WHERE conversation_id = \(bind: conversationID) AND user_id = \(bind: user.rawValue)
+            """).run()
+    }
+
+    func setMutedUntil(_ conversationID: String, _ user: UserID, _ until: Date?, on sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            UPDATE messaging_members SET muted_until = \(bind: until?.unixMilliseconds)
+            WHERE conversation_id = \(bind: conversationID) AND user_id = \(bind: user.rawValue)
+            """).run()
+    }
+
+    func setSettings(_ conversationID: String, _ user: UserID, muted: Bool, pinned: Bool, on sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            UPDATE messaging_members SET notifications_muted = \(bind: muted), pinned = \(bind: pinned)
+            WHERE conversation_id = \(bind: conversationID) AND user_id = \(bind: user.rawValue)
+            """).run()
+    }
+
+    /// Moves the read position forward (never back); returns the position after the update.
+    func advanceRead(_ conversationID: String, _ user: UserID, to seq: Int64, on sql: any SQLDatabase) async throws -> Int64 {
+        let row = try await sql.raw("""
+            UPDATE messaging_members SET read_seq = CASE WHEN read_seq < \(bind: seq) THEN \(bind: seq) ELSE read_seq END
+            WHERE conversation_id = \(bind: conversationID) AND user_id = \(bind: user.rawValue) RETURNING read_seq
+            """).first()
+        return try row?.decode(column: "read_seq", as: Int64.self) ?? 0
+    }
+
+    // MARK: The item log
+
+    /// Appends one item: allocates the next seq under the conversation's row lock, stores the item,
+    /// records it in the feed of every active member (plus `alsoNotify`, e.g. a member just removed),
+    /// and writes its event. Returns the stored item.
+    func appendItem(
+        conversationID: String, kind: ItemKind, senderID: String, clientMsgID: String? = nil, body: JSONValue,
+        replyTo: String? = nil, mentions: [String] = [], forwardedFrom: String? = nil, targetID: String? = nil,
+        alsoNotify: [UserID] = [], eventType: String, actor: String, at now: Date, on sql: any SQLDatabase
+    ) async throws -> Item {
+        let seqRow = try await sql.raw("""
+            UPDATE messaging_conversations SET last_seq = last_seq + 1, last_activity_at = \(bind: now.unixMilliseconds)
+            WHERE id = \(bind: conversationID) RETURNING last_seq
+            """).first()
+        guard let seq = try seqRow?.decode(column: "last_seq", as: Int64.self) else { throw ParleyError.conversationNotFound(conversationID) }
+        let item = Item(
+            conversationID: conversationID, seq: seq, id: ids.next(prefix: "m_"), kind: kind, senderID: senderID,
+            clientMsgID: clientMsgID, body: body, replyTo: replyTo, mentions: mentions, forwardedFrom: forwardedFrom,
+            targetID: targetID, createdAt: now, editedAt: nil, recalledAt: nil
+        )
+        let mentionsText = try JSONValue.array(mentions.map { .string($0) }).jsonText()
+        try await sql.raw("""
+            INSERT INTO messaging_items (conversation_id, seq, id, kind, sender_id, client_msg_id, body, reply_to, mentions,
+                forwarded_from, target_id, created_at, counts_unread)
+            VALUES (\(bind: conversationID), \(bind: seq), \(bind: item.id), \(bind: kind.rawValue), \(bind: senderID), \(bind: clientMsgID),
+                \(bind: try body.jsonText()), \(bind: replyTo), \(bind: mentionsText), \(bind: forwardedFrom), \(bind: targetID),
+                \(bind: now.unixMilliseconds), \(bind: kind.countsUnread))
+            """).run()
+        try await appendFeed(
+            recipients: .membersOf(conversationID, plus: alsoNotify), conversationID: conversationID, seq: seq, kind: "item", at: now, on: sql
+        )
+        try await outbox.append(NewEvent(
+            type: eventType, actor: actor, subject: "conversation:\(conversationID)",
+            payload: [
+                "conversation_id": .string(conversationID), "seq": .int(Int(seq)), "item_id": .string(item.id),
+                "kind": .string(kind.rawValue), "sender_id": .string(senderID), "fanout": "item",
+            ],
+            occurredAt: now
+        ), on: sql)
+        return item
+    }
+
+    enum FeedRecipients {
+        case membersOf(String, plus: [UserID])
+        case users([UserID])
+    }
+
+    /// Gives each recipient the next position of their feed and records (conversation, seq, kind) there.
+    /// Heads are locked in user-id order so concurrent writers never deadlock on them.
+    func appendFeed(
+        recipients: FeedRecipients, conversationID: String, seq: Int64, kind: String, at now: Date, on sql: any SQLDatabase
+    ) async throws {
+        let filter: SQLQueryString
+        switch recipients {
+        case .membersOf(let id, let extra):
+            var clause: SQLQueryString = """
+                user_id IN (SELECT user_id FROM messaging_members WHERE conversation_id = \(bind: id) AND active = \(bind: true))
+                """
+            if !extra.isEmpty {
+                clause = "(\(clause) OR user_id IN (\(SQLList(extra.map { SQLBind($0.rawValue) }))))"
+            }
+            filter = clause
+        case .users(let users):
+            guard !users.isEmpty else { return }
+            filter = "user_id IN (\(SQLList(users.map { SQLBind($0.rawValue) })))"
+        }
+        if database.engine == .postgres {
+            try await sql.raw("SELECT user_id FROM messaging_feed_heads WHERE \(filter) ORDER BY user_id FOR UPDATE").run()
+        }
+        try await sql.raw("UPDATE messaging_feed_heads SET head = head + 1 WHERE \(filter)").run()
+        try await sql.raw("""
+            INSERT INTO messaging_feed (user_id, user_seq, conversation_id, seq, kind, created_at)
+            SELECT user_id, head, \(bind: conversationID), \(bind: seq), \(bind: kind), \(bind: now.unixMilliseconds)
+            FROM messaging_feed_heads WHERE \(filter)
+            """).run()
+    }
+
+    func item(_ conversationID: String, seq: Int64, on sql: any SQLDatabase) async throws -> Item? {
+        try await sql.raw("SELECT * FROM messaging_items WHERE conversation_id = \(bind: conversationID) AND seq = \(bind: seq)").first()
+            .map(Self.decodeItem)
+    }
+
+    func item(id: String, on sql: any SQLDatabase) async throws -> Item? {
+        try await sql.raw("SELECT * FROM messaging_items WHERE id = \(bind: id)").first().map(Self.decodeItem)
+    }
+
+    func itemByClientMsgID(_ conversationID: String, sender: String, clientMsgID: String, on sql: any SQLDatabase) async throws -> Item? {
+        try await sql.raw("""
+            SELECT * FROM messaging_items WHERE conversation_id = \(bind: conversationID) AND sender_id = \(bind: sender)
+            AND client_msg_id = \(bind: clientMsgID)
+            """).first().map(Self.decodeItem)
+    }
+
+    func updateBody(_ itemID: String, body: JSONValue, editedAt: Date, on sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            UPDATE messaging_items SET body = \(bind: try body.jsonText()), edited_at = \(bind: editedAt.unixMilliseconds) WHERE id = \(bind: itemID)
+            """).run()
+    }
+
+    func markRecalled(_ itemID: String, at now: Date, on sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            UPDATE messaging_items SET body = \(bind: "{}"), recalled_at = \(bind: now.unixMilliseconds), counts_unread = \(bind: false)
+            WHERE id = \(bind: itemID)
+            """).run()
+    }
+
+    /// Adds or removes one reaction; returns whether anything changed.
+    func setReaction(_ messageID: String, user: UserID, emoji: String, present: Bool, at now: Date, on sql: any SQLDatabase) async throws -> Bool {
+        if present {
+            let rows = try await sql.raw("""
+                INSERT INTO messaging_reactions (message_id, user_id, emoji, created_at)
+                VALUES (\(bind: messageID), \(bind: user.rawValue), \(bind: emoji), \(bind: now.unixMilliseconds))
+                ON CONFLICT (message_id, user_id, emoji) DO NOTHING RETURNING message_id
+                """).all()
+            return !rows.isEmpty
+        }
+        let rows = try await sql.raw("""
+            DELETE FROM messaging_reactions WHERE message_id = \(bind: messageID) AND user_id = \(bind: user.rawValue)
+            AND emoji = \(bind: emoji) RETURNING message_id
+            """).all()
+        return !rows.isEmpty
+    }
+
+    func hide(_ conversationID: String, seq: Int64, for user: UserID, on sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            INSERT INTO messaging_hidden (user_id, conversation_id, seq) VALUES (\(bind: user.rawValue), \(bind: conversationID), \(bind: seq))
+            ON CONFLICT (user_id, conversation_id, seq) DO NOTHING
+            """).run()
+    }
+
+    /// Items visible to `user` in a seq window, in ascending seq order, with their current reactions.
+    func items(
+        _ conversationID: String, for user: UserID, after: Int64, before: Int64?, limit: Int, newestFirst: Bool, on sql: any SQLDatabase
+    ) async throws -> [Item] {
+        let upper: SQLQueryString = before.map { "AND i.seq < \(bind: $0)" } ?? ""
+        let order = newestFirst ? "DESC" : "ASC"
+        let rows = try await sql.raw("""
+            SELECT i.* FROM messaging_items i
+            WHERE i.conversation_id = \(bind: conversationID) AND i.seq > \(bind: after) \(upper)
+            AND NOT EXISTS (SELECT 1 FROM messaging_hidden h WHERE h.user_id = \(bind: user.rawValue)
+                AND h.conversation_id = i.conversation_id AND h.seq = i.seq)
+            ORDER BY i.seq \(unsafeRaw: order) LIMIT \(bind: limit)
+            """).all()
+        var items = try rows.map(Self.decodeItem)
+        if newestFirst { items.reverse() }
+        return try await withReactions(items, on: sql)
+    }
+
+    func withReactions(_ items: [Item], on sql: any SQLDatabase) async throws -> [Item] {
+        let messageIDs = items.filter { $0.kind.isMessage }.map(\.id)
+        guard !messageIDs.isEmpty else { return items }
+        let rows = try await sql.raw("""
+            SELECT message_id, user_id, emoji FROM messaging_reactions WHERE message_id IN (\(SQLList(messageIDs.map { SQLBind($0) })))
+            ORDER BY created_at, user_id
+            """).all()
+        var byMessage: [String: [String: [String]]] = [:]
+        for row in rows {
+            let message = try row.decode(column: "message_id", as: String.self)
+            byMessage[message, default: [:]][try row.decode(column: "emoji", as: String.self), default: []]
+                .append(try row.decode(column: "user_id", as: String.self))
+        }
+        return items.map { item in
+            var item = item
+            item.reactions = byMessage[item.id] ?? [:]
+            return item
+        }
+    }
+
+    // MARK: Reads, unread counts and the feed
+
+    /// Unread messages per conversation for `user`: messages after their read position, not their own,
+    /// not recalled. Derived from the log every time, so it cannot drift.
+    func unreadCounts(for user: UserID, conversationIDs: [String]? = nil, on sql: any SQLDatabase) async throws -> [String: Int] {
+        let restriction: SQLQueryString = conversationIDs.map { ids in
+            ids.isEmpty ? "AND 1 = 0" : "AND m.conversation_id IN (\(SQLList(ids.map { SQLBind($0) })))"
+        } ?? ""
+        let rows = try await sql.raw("""
+            SELECT m.conversation_id AS conversation_id, COUNT(i.seq) AS unread
+            FROM messaging_members m
+            JOIN messaging_items i ON i.conversation_id = m.conversation_id AND i.seq > m.read_seq
+            WHERE m.user_id = \(bind: user.rawValue) AND m.active = \(bind: true) \(restriction)
+            AND i.counts_unread = \(bind: true) AND i.sender_id <> \(bind: user.rawValue)
+            GROUP BY m.conversation_id
+            """).all()
+        var counts: [String: Int] = [:]
+        for row in rows {
+            counts[try row.decode(column: "conversation_id", as: String.self)] = try row.decode(column: "unread", as: Int.self)
+        }
+        return counts
+    }
+
+    /// The badge: unread messages across conversations the user has not muted.
+    func badge(for user: UserID, on sql: any SQLDatabase) async throws -> Int {
+        let row = try await sql.raw("""
+            SELECT COUNT(i.seq) AS unread
+            FROM messaging_members m
+            JOIN messaging_items i ON i.conversation_id = m.conversation_id AND i.seq > m.read_seq
+            WHERE m.user_id = \(bind: user.rawValue) AND m.active = \(bind: true) AND m.notifications_muted = \(bind: false)
+            AND i.counts_unread = \(bind: true) AND i.sender_id <> \(bind: user.rawValue)
+            """).first()
+        return try row?.decode(column: "unread", as: Int.self) ?? 0
+    }
+
+    struct FeedEntry: Sendable, Equatable {
+        var userSeq: Int64
+        var conversationID: String
+        var seq: Int64
+        var kind: String
+    }
+
+    func feedHead(for user: UserID, on sql: any SQLDatabase) async throws -> Int64 {
+        try await sql.raw("SELECT head FROM messaging_feed_heads WHERE user_id = \(bind: user.rawValue)").first()?
+            .decode(column: "head", as: Int64.self) ?? 0
+    }
+
+    func feed(for user: UserID, after userSeq: Int64, limit: Int, on sql: any SQLDatabase) async throws -> [FeedEntry] {
+        try await sql.raw("""
+            SELECT user_seq, conversation_id, seq, kind FROM messaging_feed
+            WHERE user_id = \(bind: user.rawValue) AND user_seq > \(bind: userSeq) ORDER BY user_seq LIMIT \(bind: limit)
+            """).all().map { row in
+            FeedEntry(
+                userSeq: try row.decode(column: "user_seq", as: Int64.self),
+                conversationID: try row.decode(column: "conversation_id", as: String.self),
+                seq: try row.decode(column: "seq", as: Int64.self),
+                kind: try row.decode(column: "kind", as: String.self)
+            )
+        }
+    }
+
+    /// Who gets an item in their feed, with the feed position it has there: the fan-out list.
+    func feedRecipients(_ conversationID: String, seq: Int64, kind: String, on sql: any SQLDatabase) async throws -> [(UserID, Int64)] {
+        try await sql.raw("""
+            SELECT user_id, user_seq FROM messaging_feed WHERE conversation_id = \(bind: conversationID) AND seq = \(bind: seq)
+            AND kind = \(bind: kind)
+            """).all().map { row in
+            (UserID(trusted: try row.decode(column: "user_id", as: String.self)), try row.decode(column: "user_seq", as: Int64.self))
+        }
+    }
+
+    /// The feed's epoch: created once; a new epoch tells clients their resume tokens mean nothing any more.
+    func epoch() async throws -> String {
+        if let row = try await database.sql.raw("SELECT value FROM messaging_meta WHERE key = 'epoch'").first() {
+            return try row.decode(column: "value", as: String.self)
+        }
+        let fresh = ids.next(prefix: "e")
+        try await database.transaction { sql in
+            try await sql.raw("""
+                INSERT INTO messaging_meta (key, value) VALUES ('epoch', \(bind: fresh)) ON CONFLICT (key) DO NOTHING
+                """).run()
+        }
+        return try await database.sql.raw("SELECT value FROM messaging_meta WHERE key = 'epoch'").first()?
+            .decode(column: "value", as: String.self) ?? fresh
+    }
+
+    /// The user's memberships with their conversations, most recently active first, pinned ones on top.
+    func memberships(
+        for user: UserID, afterActivity: (Int64, String)?, limit: Int, on sql: any SQLDatabase
+    ) async throws -> [(Conversation, Member)] {
+        let position: SQLQueryString = afterActivity.map { activity, id in
+            "AND (c.last_activity_at < \(bind: activity) OR (c.last_activity_at = \(bind: activity) AND c.id > \(bind: id)))"
+        } ?? ""
+        let rows = try await sql.raw("""
+            SELECT c.*, m.user_id, m.role, m.joined_at, m.visible_after_seq, m.read_seq, m.muted_until, m.notifications_muted, m.pinned
+            FROM messaging_members m JOIN messaging_conversations c ON c.id = m.conversation_id
+            WHERE m.user_id = \(bind: user.rawValue) AND m.active = \(bind: true) \(position)
+            ORDER BY c.last_activity_at DESC, c.id ASC LIMIT \(bind: limit)
+            """).all()
+        return try rows.map { (try Self.decodeConversation($0), try Self.decodeMember($0)) }
+    }
+
+    /// The newest message (not mutation) of each conversation, as of now.
+    func lastMessages(_ conversationIDs: [String], on sql: any SQLDatabase) async throws -> [String: Item] {
+        guard !conversationIDs.isEmpty else { return [:] }
+        let rows = try await sql.raw("""
+            SELECT i.* FROM messaging_items i
+            WHERE i.conversation_id IN (\(SQLList(conversationIDs.map { SQLBind($0) })))
+            AND i.seq = (SELECT MAX(j.seq) FROM messaging_items j WHERE j.conversation_id = i.conversation_id
+                AND j.kind IN (\(SQLList(ItemKind.allCases.filter(\.isMessage).map { SQLBind($0.rawValue) }))))
+            """).all()
+        var result: [String: Item] = [:]
+        for row in rows {
+            let item = try Self.decodeItem(row)
+            result[item.conversationID] = item
+        }
+        return result
+    }
+
+    /// Read positions of the active members of a conversation.
+    func readPositions(_ conversationID: String, on sql: any SQLDatabase) async throws -> [(UserID, Int64)] {
+        try await sql.raw("""
+            SELECT user_id, read_seq FROM messaging_members WHERE conversation_id = \(bind: conversationID) AND active = \(bind: true)
+            ORDER BY user_id
+            """).all().map { (UserID(trusted: try $0.decode(column: "user_id", as: String.self)), try $0.decode(column: "read_seq", as: Int64.self)) }
+    }
+
+    // MARK: Decoding
+
+    static func decodeConversation(_ row: any SQLRow) throws -> Conversation {
+        Conversation(
+            id: try row.decode(column: "id", as: String.self),
+            type: ConversationType(rawValue: try row.decode(column: "type", as: String.self)) ?? .group,
+            name: try row.decode(column: "name", as: String.self),
+            avatarURL: try row.decodeOptional("avatar_url", as: String.self),
+            description: try row.decode(column: "description", as: String.self),
+            createdBy: try row.decode(column: "created_by", as: String.self),
+            createdAt: try row.decodeDate("created_at"),
+            lastSeq: try row.decode(column: "last_seq", as: Int64.self),
+            lastActivityAt: try row.decodeDate("last_activity_at"),
+            dissolvedAt: try row.decodeOptionalDate("dissolved_at")
+        )
+    }
+
+    static func decodeMember(_ row: any SQLRow) throws -> Member {
+        Member(
+            userID: UserID(trusted: try row.decode(column: "user_id", as: String.self)),
+            role: MemberRole(rawValue: try row.decode(column: "role", as: String.self)) ?? .member,
+            joinedAt: try row.decodeDate("joined_at"),
+            visibleAfterSeq: try row.decode(column: "visible_after_seq", as: Int64.self),
+            readSeq: try row.decode(column: "read_seq", as: Int64.self),
+            mutedUntil: try row.decodeOptionalDate("muted_until"),
+            notificationsMuted: try row.decode(column: "notifications_muted", as: Bool.self),
+            pinned: try row.decode(column: "pinned", as: Bool.self)
+        )
+    }
+
+    static func decodeItem(_ row: any SQLRow) throws -> Item {
+        let mentions = try row.decodeJSON("mentions")
+        var mentionList: [String] = []
+        if case .array(let values) = mentions { mentionList = values.compactMap(\.stringValue) }
+        return Item(
+            conversationID: try row.decode(column: "conversation_id", as: String.self),
+            seq: try row.decode(column: "seq", as: Int64.self),
+            id: try row.decode(column: "id", as: String.self),
+            kind: ItemKind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .custom,
+            senderID: try row.decode(column: "sender_id", as: String.self),
+            clientMsgID: try row.decodeOptional("client_msg_id", as: String.self),
+            body: try row.decodeJSON("body"),
+            replyTo: try row.decodeOptional("reply_to", as: String.self),
+            mentions: mentionList,
+            forwardedFrom: try row.decodeOptional("forwarded_from", as: String.self),
+            targetID: try row.decodeOptional("target_id", as: String.self),
+            createdAt: try row.decodeDate("created_at"),
+            editedAt: try row.decodeOptionalDate("edited_at"),
+            recalledAt: try row.decodeOptionalDate("recalled_at")
+        )
+    }
+}

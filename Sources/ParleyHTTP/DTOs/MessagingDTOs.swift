@@ -1,0 +1,88 @@
+import Foundation
+import Messaging
+import ParleyCore
+
+/// The wire shapes of messaging, shared by the REST API and the WebSocket gateway so a client parses
+/// one item format whichever way it arrives. Optional fields are written as `null`, never omitted.
+public enum MessagingWire {
+    public static func item(_ item: Item) -> JSONValue {
+        .object([
+            "conversation_id": .string(item.conversationID),
+            "seq": .int(Int(item.seq)),
+            "id": .string(item.id),
+            "kind": .string(item.kind.rawValue),
+            "sender_id": .string(item.senderID),
+            "client_msg_id": item.clientMsgID.map { .string($0) } ?? .null,
+            "body": item.body,
+            "reply_to": item.replyTo.map { .string($0) } ?? .null,
+            "mentions": .array(item.mentions.map { .string($0) }),
+            "forwarded_from": item.forwardedFrom.map { .string($0) } ?? .null,
+            "target_id": item.targetID.map { .string($0) } ?? .null,
+            "created_at": .string(Timestamp.format(item.createdAt)),
+            "edited_at": item.editedAt.map { .string(Timestamp.format($0)) } ?? .null,
+            "recalled": .bool(item.recalledAt != nil),
+            "reactions": .object(item.reactions.mapValues { .array($0.map { .string($0) }) }),
+        ])
+    }
+
+    public static func conversation(_ summary: ConversationSummary, includeMembership: Bool = true) -> JSONValue {
+        let conversation = summary.conversation
+        var object: [String: JSONValue] = [
+            "id": .string(conversation.id),
+            "type": .string(conversation.type.rawValue),
+            "name": .string(conversation.name),
+            "avatar_url": conversation.avatarURL.map { .string($0) } ?? .null,
+            "description": .string(conversation.description),
+            "created_by": .string(conversation.createdBy),
+            "created_at": .string(Timestamp.format(conversation.createdAt)),
+            "last_seq": .int(Int(conversation.lastSeq)),
+            "last_activity_at": .string(Timestamp.format(conversation.lastActivityAt)),
+            "dissolved": .bool(conversation.dissolvedAt != nil),
+            "member_count": .int(summary.memberCount),
+            "last_message": summary.lastMessage.map(item) ?? .null,
+            "peer": summary.peer.map { .string($0.rawValue) } ?? .null,
+        ]
+        if includeMembership {
+            object["unread_count"] = .int(summary.unreadCount)
+            object["read_seq"] = .int(Int(summary.membership.readSeq))
+            object["role"] = .string(summary.membership.role.rawValue)
+            object["muted"] = .bool(summary.membership.notificationsMuted)
+            object["pinned"] = .bool(summary.membership.pinned)
+        }
+        return .object(object)
+    }
+
+    public static func member(_ member: Member) -> JSONValue {
+        .object([
+            "user_id": .string(member.userID.rawValue),
+            "role": .string(member.role.rawValue),
+            "joined_at": .string(Timestamp.format(member.joinedAt)),
+            "read_seq": .int(Int(member.readSeq)),
+            "muted_until": member.mutedUntil.map { .string(Timestamp.format($0)) } ?? .null,
+        ])
+    }
+
+    public static func receipt(_ receipt: SendReceipt) -> JSONValue {
+        .object([
+            "conversation_id": .string(receipt.conversationID),
+            "client_msg_id": receipt.clientMsgID.map { .string($0) } ?? .null,
+            "message_id": .string(receipt.messageID),
+            "seq": .int(Int(receipt.seq)),
+            "ts": .string(Timestamp.format(receipt.createdAt)),
+            "duplicate": .bool(receipt.duplicate),
+        ])
+    }
+
+    public static func readState(_ state: MessagingService.ReadState) -> JSONValue {
+        .object([
+            "conversation_id": .string(state.conversationID),
+            "read_seq": .int(Int(state.readSeq)),
+            "unread_count": .int(state.unreadCount),
+            "badge": .int(state.badge),
+        ])
+    }
+
+    public static func token(_ token: MessagingService.ResumeToken) -> JSONValue {
+        .object(["epoch": .string(token.epoch), "user_seq": .int(Int(token.userSeq))])
+    }
+}
