@@ -1,8 +1,11 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
+import NIOCore
 import ParleyCore
 import ParleyHTTP
+import ParleyRealtime
 import ParleyStorage
 import ServiceLifecycle
 
@@ -23,12 +26,14 @@ public enum ParleyServer {
             .register(on: routes)
         UsersController(users: services.users, clock: services.clock).register(on: routes)
         TokensController(tokens: services.tokens, users: services.users, apiKeys: services.apiKeys).register(on: routes)
+        ConversationsController(messaging: services.messaging, users: services.users).register(on: routes)
         return (router, routes)
     }
 
     public static func openAPIBuilder() -> OpenAPIBuilder {
         var builder = OpenAPIBuilder()
         builder.addFoundation()
+        builder.addMessaging()
         return builder
     }
 
@@ -39,10 +44,39 @@ public enum ParleyServer {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The HTTP application with the WebSocket gateway, and the live fan-out that feeds the gateway.
+    ///
+    /// The fan-out is a Service of its own: `build` runs it in the outer ServiceGroup so it says goaway
+    /// before the HTTP server stops; with `embedLiveFanout` (tests) the application runs it itself.
+    public static func makeApplication(
+        services: ParleyServices, address: BindAddress, logger: Logger, gatewaySettings: GatewaySettings = GatewaySettings(),
+        embedLiveFanout: Bool = false, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> (Application<RouterResponder<ParleyRequestContext>>, LiveFanout) {
+        let metrics = HTTPMetrics()
+        let (router, _) = buildRouter(services: services, metrics: metrics)
+        let live = LiveFanout(events: services.events, messaging: services.messaging, database: services.database,
+                              clock: services.clock, logger: logger)
+        let gateway = Gateway(authenticator: services.authenticator, messaging: services.messaging, live: live, clock: services.clock,
+                              ids: services.ids, settings: gatewaySettings)
+        metrics.registerGauge("parley_ws_connections", help: "Open WebSocket connections on this node.") { Double(live.connectionCount) }
+        metrics.registerGauge("parley_ws_online_users", help: "Users with at least one connection on this node.") {
+            Double(live.onlineUserCount)
+        }
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: gateway.buildRouter(), configuration: gateway.serverConfiguration),
+            configuration: .init(address: address, serverName: "parley"),
+            services: embedLiveFanout ? [live] : [],
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+        return (app, live)
+    }
+
     /// Opens the database, migrates it and returns the application ready to run.
     public static func build(
         configuration: ParleyConfiguration, environment: [String: String], logger: Logger
-    ) async throws -> some ApplicationProtocol {
+    ) async throws -> ServiceGroup {
         let dataDirectory = DataDirectory(path: configuration.dataDirectory)
         try dataDirectory.prepare()
         let secret = try dataDirectory.loadOrCreateSecret(environment: environment)
@@ -51,12 +85,8 @@ public enum ParleyServer {
             database: database, secret: secret, platformKeys: try configuration.platformKeys(),
             platformIssuer: configuration.platformJWTIssuer
         )
-        let metrics = HTTPMetrics()
-        let (router, _) = buildRouter(services: services, metrics: metrics)
-        var app = Application(
-            router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
-            services: [DatabasePoolService(database: database)],
+        let (app, live) = makeApplication(
+            services: services, address: .hostname(configuration.host, port: configuration.port), logger: logger,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 logger.notice("Parley is listening", metadata: [
@@ -65,14 +95,20 @@ public enum ParleyServer {
                     "data_dir": .string(configuration.dataDirectory),
                     "get_a_token": .string("parley apikey create --scope server, then POST /v1/tokens with that key (see README)"),
                 ])
-            },
-            logger: logger
+            }
         )
-        app.beforeServerStarts {
+        var application = app
+        application.beforeServerStarts {
             let applied = try await services.migrate()
             if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": .array(applied.map { .string($0) })]) }
         }
-        return app
+        // Shutdown runs in reverse order: first the gateway says goaway and drains its connections, then the
+        // HTTP server stops, and the database closes last.
+        return ServiceGroup(configuration: .init(
+            services: [DatabasePoolService(database: database), application, live],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
     }
 }
 

@@ -11,6 +11,8 @@ import SQLKit
 public final class Database: Sendable {
     public let engine: DatabaseEngine
     private let backend: any DatabaseBackend
+    /// Signalled after every committed transaction of this process.
+    public let commits = ChangeSignal()
 
     init(engine: DatabaseEngine, backend: any DatabaseBackend) {
         self.engine = engine
@@ -33,7 +35,9 @@ public final class Database: Sendable {
 
     /// Runs `body` inside one transaction; commits when it returns, rolls back when it throws.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await backend.transaction(engine: engine, body)
+        let result = try await backend.transaction(engine: engine, body)
+        commits.notify()
+        return result
     }
 
     /// Keeps the connection pool alive (PostgreSQL) until the task is cancelled; on SQLite it only waits.

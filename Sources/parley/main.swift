@@ -67,8 +67,8 @@ struct Serve: AsyncParsableCommand {
         if let host { configuration.host = host }
         if let port { configuration.port = port }
         let logger = storage.logger(configuration)
-        let app = try await ParleyServer.build(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
-        try await app.runService()
+        let server = try await ParleyServer.build(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
+        try await server.run()
     }
 }
 

@@ -31,6 +31,11 @@ public struct SystemController: Sendable {
         routes.add(.get, "/metrics", policy: .anonymous) { _, _ in
             Self.text(metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
+        routes.add(.get, "/v1/ws", policy: .anonymous) { _, _ in
+            // Reached only by requests without a WebSocket upgrade; upgrades go to the gateway.
+            throw ParleyError(.badRequest, code: "gateway.upgrade_required",
+                              message: "GET /v1/ws is the WebSocket gateway: connect with a WebSocket client (see docs/protocol.md).")
+        }
         routes.add(.get, "/v1/openapi.json", policy: .anonymous) { _, _ in
             Self.text(openAPI(), contentType: "application/json; charset=utf-8")
         }

@@ -13,6 +13,11 @@ extension OpenAPIBuilder {
                              responses: [ok]),
             OpenAPIOperation("GET", "/v1/openapi.json", tag: "system", summary: "This document.", security: .none,
                              responses: [ok]),
+            OpenAPIOperation("GET", "/v1/ws", tag: "realtime",
+                             summary: "The WebSocket gateway (upgrade with a user token in Authorization or ?token=); protocol in docs/protocol.md. "
+                                + "Without an upgrade it answers 400 gateway.upgrade_required.",
+                             security: .userToken, query: [("token", "string", "a user token, for clients that cannot set headers")],
+                             responses: [(101, "Switching protocols to WebSocket", nil)]),
             OpenAPIOperation("PUT", "/v1/users/{user_id}", tag: "users",
                              summary: "Create or replace a user's profile (absent fields are cleared).", security: .apiKey,
                              request: "UserUpsert", responses: [(200, "Updated", "User"), (201, "Created", "User")]),

@@ -1,0 +1,101 @@
+import Foundation
+import ParleyCore
+import Synchronization
+
+/// Which users have live connections on this node, and the way frames reach them.
+///
+/// The hub is routing state only, never a source of truth: a connection that misses a frame recovers
+/// it from the feed on its next resume. Presence here is per node (see docs/protocol.md).
+final class ConnectionHub: Sendable {
+    private struct State {
+        var byUser: [UserID: [String: Session]] = [:]
+        /// Watched user → sessions watching them (presence subscriptions).
+        var watchers: [UserID: [String: Session]] = [:]
+        var lastSeen: [UserID: Date] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let clock: any WallClock
+
+    init(clock: any WallClock) {
+        self.clock = clock
+    }
+
+    var connectionCount: Int { state.withLock { $0.byUser.values.reduce(0) { $0 + $1.count } } }
+    var onlineUserCount: Int { state.withLock { $0.byUser.count } }
+
+    func attach(_ session: Session) {
+        let (cameOnline, watchers) = state.withLock { state -> (Bool, [Session]) in
+            let wasOnline = !(state.byUser[session.user]?.isEmpty ?? true)
+            state.byUser[session.user, default: [:]][session.id] = session
+            return (!wasOnline, Array(state.watchers[session.user]?.values ?? [:].values))
+        }
+        if cameOnline { announce(session.user, online: true, to: watchers) }
+    }
+
+    func detach(_ session: Session) {
+        let now = clock.now()
+        let (wentOffline, watchers) = state.withLock { state -> (Bool, [Session]) in
+            state.byUser[session.user]?.removeValue(forKey: session.id)
+            for watched in session.watchedUsers { state.watchers[watched]?.removeValue(forKey: session.id) }
+            guard state.byUser[session.user]?.isEmpty ?? false else { return (false, []) }
+            state.byUser.removeValue(forKey: session.user)
+            state.lastSeen[session.user] = now
+            if state.lastSeen.count > 100_000 { state.lastSeen.removeAll() }
+            return (true, Array(state.watchers[session.user]?.values ?? [:].values))
+        }
+        if wentOffline { announce(session.user, online: false, to: watchers) }
+    }
+
+    func sessions(of user: UserID) -> [Session] {
+        state.withLock { Array($0.byUser[user]?.values ?? [:].values) }
+    }
+
+    func isConnected(_ user: UserID) -> Bool {
+        state.withLock { !($0.byUser[user]?.isEmpty ?? true) }
+    }
+
+    func deliver(to user: UserID, _ frame: OutboundQueue.Frame, userSeq: Int64?, except: String? = nil) {
+        for session in sessions(of: user) where session.id != except {
+            session.deliver(frame, userSeq: userSeq)
+        }
+    }
+
+    /// Subscribes a session to the presence of `users` and sends their current state.
+    func watch(_ users: [UserID], from session: Session) {
+        let snapshot = state.withLock { state -> [(UserID, Bool, Date?)] in
+            for user in users { state.watchers[user, default: [:]][session.id] = session }
+            return users.map { ($0, !(state.byUser[$0]?.isEmpty ?? true), state.lastSeen[$0]) }
+        }
+        for (user, online, lastSeen) in snapshot {
+            session.deliver(.ephemeral(Self.presenceFrame(user, online: online, lastSeen: lastSeen)), userSeq: nil)
+        }
+    }
+
+    func unwatch(_ users: [UserID], from session: Session) {
+        state.withLock { state in
+            for user in users { state.watchers[user]?.removeValue(forKey: session.id) }
+        }
+    }
+
+    private func announce(_ user: UserID, online: Bool, to watchers: [Session]) {
+        let frame = Self.presenceFrame(user, online: online, lastSeen: online ? nil : clock.now())
+        for watcher in watchers { watcher.deliver(.ephemeral(frame), userSeq: nil) }
+    }
+
+    static func presenceFrame(_ user: UserID, online: Bool, lastSeen: Date?) -> String {
+        FrameCodec.encode("presence", [
+            "user_id": .string(user.rawValue), "online": .bool(online),
+            "last_seen": lastSeen.map { .string(Timestamp.format($0)) } ?? .null,
+        ])
+    }
+
+    /// Tells every connection to go away and reconnect after a jittered delay, then closes them gracefully.
+    func goAway(maxDelayMilliseconds: Int = 5000) {
+        let all = state.withLock { state in state.byUser.values.flatMap(\.values) }
+        for session in all {
+            session.reply(FrameCodec.encode("goaway", ["reconnect_after_ms": .int(Int.random(in: 250...max(250, maxDelayMilliseconds)))]))
+            session.finish()
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import ParleyCore
+
+/// Encodes server frames and decodes client frames of the v1 WebSocket protocol (docs/protocol.md).
+enum FrameCodec {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// A server frame: `{"type": type, ...fields}`.
+    static func encode(_ type: String, _ fields: [String: JSONValue] = [:]) -> String {
+        var object = fields
+        object["type"] = .string(type)
+        let data = (try? encoder.encode(JSONValue.object(object))) ?? Data(#"{"type":"error","code":"internal.encoding"}"#.utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func error(id: Int?, _ error: ParleyError) -> String {
+        var fields: [String: JSONValue] = ["code": .string(error.code), "message": .string(error.message)]
+        if let id { fields["id"] = .int(id) }
+        if !error.details.isEmpty { fields["details"] = .object(error.details) }
+        if let retryAfter = error.retryAfter { fields["retry_after"] = .int(retryAfter) }
+        return encode("error", fields)
+    }
+
+    /// A decoded client frame: its type, its optional request id, and its fields.
+    struct ClientFrame {
+        let type: String
+        let id: Int?
+        let fields: [String: JSONValue]
+
+        func string(_ key: String) throws(ParleyError) -> String {
+            guard let value = fields[key] else { throw ParleyError.missingField(key) }
+            guard case .string(let text) = value else { throw ParleyError.invalidField(key, "expected a string") }
+            return text
+        }
+
+        func optionalString(_ key: String) throws(ParleyError) -> String? {
+            guard let value = fields[key], value != .null else { return nil }
+            guard case .string(let text) = value else { throw ParleyError.invalidField(key, "expected a string") }
+            return text
+        }
+
+        func int(_ key: String) throws(ParleyError) -> Int64 {
+            guard let value = fields[key] else { throw ParleyError.missingField(key) }
+            guard case .int(let number) = value else { throw ParleyError.invalidField(key, "expected an integer") }
+            return Int64(number)
+        }
+
+        func optionalInt(_ key: String) throws(ParleyError) -> Int64? {
+            guard let value = fields[key], value != .null else { return nil }
+            guard case .int(let number) = value else { throw ParleyError.invalidField(key, "expected an integer") }
+            return Int64(number)
+        }
+
+        func stringArray(_ key: String) throws(ParleyError) -> [String] {
+            guard let value = fields[key], value != .null else { return [] }
+            guard case .array(let values) = value else { throw ParleyError.invalidField(key, "expected an array of strings") }
+            var result: [String] = []
+            for element in values {
+                guard case .string(let text) = element else { throw ParleyError.invalidField(key, "expected an array of strings") }
+                result.append(text)
+            }
+            return result
+        }
+
+        /// Refuses fields the frame type does not define, so typos fail loudly.
+        func only(_ allowed: Set<String>) throws(ParleyError) {
+            if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) && $0 != "type" && $0 != "id" }) {
+                throw ParleyError.unknownField(unknown)
+            }
+        }
+    }
+
+    static func decode(_ text: String) throws(ParleyError) -> ClientFrame {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)), case .object(let object) = value else {
+            throw ParleyError(.badRequest, code: "gateway.malformed_frame", message: "A frame is one JSON object with a 'type'.")
+        }
+        guard case .string(let type)? = object["type"] else {
+            throw ParleyError(.badRequest, code: "gateway.malformed_frame", message: "The frame has no string 'type'.")
+        }
+        var id: Int?
+        if let rawID = object["id"], rawID != .null {
+            guard case .int(let number) = rawID else { throw ParleyError.invalidField("id", "the request id is an integer") }
+            id = number
+        }
+        return ClientFrame(type: type, id: id, fields: object)
+    }
+}

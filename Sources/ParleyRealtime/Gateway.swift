@@ -1,0 +1,117 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Identity
+import Logging
+import Messaging
+import NIOCore
+import ParleyCore
+import ParleyHTTP
+
+/// The WebSocket gateway: authenticates before the upgrade, then runs each connection as two loops
+/// (inbound frames, outbound queue) over a `Session`.
+public struct Gateway: Sendable {
+    let authenticator: Authenticator
+    let messaging: MessagingService
+    let hub: ConnectionHub
+    let clock: any WallClock
+    let ids: any IDGenerator
+    let settings: GatewaySettings
+
+    public init(authenticator: Authenticator, messaging: MessagingService, live: LiveFanout, clock: any WallClock,
+                ids: any IDGenerator, settings: GatewaySettings = GatewaySettings()) {
+        self.authenticator = authenticator
+        self.messaging = messaging
+        self.hub = live.hub
+        self.clock = clock
+        self.ids = ids
+        self.settings = settings
+    }
+
+    /// The router that serves `GET /v1/ws` upgrades.
+    public func buildRouter() -> Router<GatewayRequestContext> {
+        let router = Router(context: GatewayRequestContext.self)
+        router.add(middleware: GatewayAuthMiddleware(authenticator: authenticator))
+        router.ws("/v1/ws") { _, context in
+            context.user == nil ? .dontUpgrade : .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            guard let user = context.requestContext.user else { return }
+            await run(user: user, roles: context.requestContext.roles, channel: context.requestContext.channel,
+                      inbound: inbound, outbound: outbound, logger: context.logger)
+        }
+        return router
+    }
+
+    /// The WebSocket server configuration matching the gateway's limits.
+    public var serverConfiguration: WebSocketServerConfiguration {
+        WebSocketServerConfiguration(maxFrameSize: settings.maxFrameSize, autoPing: .enabled(timePeriod: .seconds(30)))
+    }
+
+    func run(user: UserID, roles: Set<Role>, channel: any Channel, inbound: WebSocketInboundStream,
+             outbound: WebSocketOutboundWriter, logger: Logger) async {
+        let session = Session(id: ids.next(prefix: "s_"), user: user, roles: roles, queueCapacity: settings.outboundQueueCapacity,
+                              channel: channel)
+        let handler = SessionHandler(gateway: self, session: session, logger: logger)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while let text = await session.queue.next() {
+                    do {
+                        try await outbound.write(.text(text))
+                    } catch {
+                        break
+                    }
+                }
+                try? await outbound.close(.normalClosure, reason: nil)
+            }
+            group.addTask {
+                await handler.readLoop(inbound)
+                session.finish()
+            }
+            group.addTask {
+                // A connection that never says hello is closed after a while, so idle sockets cannot pile up.
+                try? await Task.sleep(for: .seconds(settings.helloTimeoutSeconds))
+                guard !Task.isCancelled else { return }
+                if !handler.saidHello {
+                    session.reply(FrameCodec.error(id: nil, ParleyError(.badRequest, code: "gateway.hello_timeout",
+                                                                        message: "Send hello first.")))
+                    return
+                }
+                // Said hello in time: this task has nothing more to do but must not end the connection.
+                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            }
+            await group.next()
+            // The first task to end ends the connection: queued frames still drain, the rest is cancelled.
+            session.finish()
+            hub.detach(session)
+            group.cancelAll()
+        }
+        hub.detach(session)
+    }
+}
+
+/// Reads the bearer credential of the upgrade request from `Authorization` or `?token=` and accepts only user tokens.
+struct GatewayAuthMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let authenticator: Authenticator
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var credential: String?
+        if let header = request.headers[.authorization] {
+            credential = AuthMiddleware.bearerCredential(header)
+        } else if let token = request.uri.queryParameters["token"] {
+            credential = String(token)
+        }
+        do {
+            guard let credential else { throw ParleyError.missingCredentials() }
+            let principal = try await authenticator.authenticate(bearer: credential)
+            guard case .user(let user, let roles) = principal else { throw ParleyError.userTokenRequired() }
+            var context = context
+            context.user = user
+            context.roles = roles
+            return try await next(request, context)
+        } catch let error as ParleyError {
+            return ErrorMiddleware.response(for: error, requestID: nil)
+        }
+    }
+}

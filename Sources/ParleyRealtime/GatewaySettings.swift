@@ -1,0 +1,16 @@
+/// Limits of the WebSocket gateway.
+public struct GatewaySettings: Sendable {
+    /// Largest inbound message, in bytes; larger frames close the connection (1009, message too big).
+    public var maxFrameSize = 64 * 1024
+    /// Frames a connection may hold queued for sending before it is considered too slow.
+    public var outboundQueueCapacity = 1024
+    /// Inbound frames per second per connection, and the burst above that.
+    public var inboundRate = 50.0
+    public var inboundBurst = 200.0
+    /// Users one connection may watch for presence.
+    public var maxPresenceSubscriptions = 1000
+    /// How long a connection may stay without sending `hello`.
+    public var helloTimeoutSeconds = 30.0
+
+    public init() {}
+}

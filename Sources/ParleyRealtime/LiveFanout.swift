@@ -1,0 +1,110 @@
+import Events
+import Foundation
+import Logging
+import Messaging
+import ParleyCore
+import ParleyStorage
+import ServiceLifecycle
+
+/// Pushes committed changes to live connections, reading them from the event log, never from the
+/// request that made them: a message acknowledged to its sender is delivered even if that request's
+/// task dies right after the commit.
+///
+/// It starts at the log's head (connections that were away recover through their resume token), wakes
+/// on every local commit, and polls as a fallback (commits of other nodes on a shared PostgreSQL).
+public final class LiveFanout: Service, Sendable {
+    let hub: ConnectionHub
+    let events: EventLog
+    let messaging: MessagingService
+    let database: Database
+    let logger: Logger
+    let pollInterval: Duration
+
+    public init(events: EventLog, messaging: MessagingService, database: Database, clock: any WallClock, logger: Logger,
+                pollInterval: Duration = .milliseconds(200)) {
+        hub = ConnectionHub(clock: clock)
+        self.events = events
+        self.messaging = messaging
+        self.database = database
+        self.logger = logger
+        self.pollInterval = pollInterval
+    }
+
+    /// Live connections on this node.
+    public var connectionCount: Int { hub.connectionCount }
+    public var onlineUserCount: Int { hub.onlineUserCount }
+
+    public func run() async throws {
+        let start = try await events.headPosition()
+        await cancelWhenGracefulShutdown {
+            var position = start
+            while !Task.isCancelled {
+                let generation = self.database.commits.generation
+                do {
+                    let batch = try await self.events.read(after: position, limit: 500)
+                    for event in batch {
+                        await self.fanOut(event)
+                        position = event.position
+                    }
+                    if batch.count == 500 { continue }
+                } catch {
+                    self.logger.warning("live fan-out could not read the event log", metadata: ["error": "\(error)"])
+                }
+                await self.database.commits.wait(since: generation, timeout: self.pollInterval)
+            }
+        }
+        // Shutting down: ask every client to reconnect elsewhere (or later), with jitter against a thundering
+        // herd, and give their connections a few seconds to drain before the HTTP server stops.
+        hub.goAway()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while hub.connectionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    func fanOut(_ event: EventEnvelope) async {
+        guard case .string(let kind)? = event.payload["fanout"], case .string(let conversationID)? = event.payload["conversation_id"] else {
+            return
+        }
+        do {
+            switch kind {
+            case "item":
+                guard case .int(let seq)? = event.payload["seq"] else { return }
+                try await fanOutItem(conversationID, seq: Int64(seq))
+            case "read":
+                guard case .int(let readSeq)? = event.payload["read_seq"], case .string(let reader)? = event.payload["user_id"] else { return }
+                try await fanOutRead(conversationID, reader: UserID(trusted: reader), readSeq: Int64(readSeq))
+            default:
+                return
+            }
+        } catch {
+            logger.warning("live fan-out failed for one event", metadata: ["event": "\(event.id)", "error": "\(error)"])
+        }
+    }
+
+    func fanOutItem(_ conversationID: String, seq: Int64) async throws {
+        let recipients = try await messaging.recipients(ofItemIn: conversationID, seq: seq).filter { hub.isConnected($0.0) }
+        guard !recipients.isEmpty, let item = try await messaging.storedItem(conversationID, seq: seq) else { return }
+        for (user, userSeq) in recipients {
+            hub.deliver(to: user, .durable(SessionHandler.itemFrame(item, userSeq: userSeq)), userSeq: userSeq)
+        }
+    }
+
+    func fanOutRead(_ conversationID: String, reader: UserID, readSeq: Int64) async throws {
+        if hub.isConnected(reader), let userSeq = try await messaging.readFeedPosition(conversationID, user: reader, readSeq: readSeq) {
+            let feed = FrameCodec.encode("feed", [
+                "kind": "read", "conversation_id": .string(conversationID), "seq": .int(Int(readSeq)), "user_seq": .int(Int(userSeq)),
+            ])
+            hub.deliver(to: reader, .durable(feed), userSeq: userSeq)
+            let badge = try await messaging.badge(for: reader)
+            hub.deliver(to: reader, .ephemeral(FrameCodec.encode("badge", ["badge": .int(badge)])), userSeq: nil)
+        }
+        guard try await messaging.memberCount(conversationID) <= messaging.settings.liveReceiptMaxMembers else { return }
+        let receipt = FrameCodec.encode("receipt", [
+            "conversation_id": .string(conversationID), "user_id": .string(reader.rawValue), "read_seq": .int(Int(readSeq)),
+        ])
+        for member in try await messaging.memberIDs(conversationID) where member != reader && hub.isConnected(member) {
+            hub.deliver(to: member, .ephemeral(receipt), userSeq: nil)
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import NIOCore
+import ParleyCore
+import Synchronization
+
+/// One WebSocket connection of one user's device.
+///
+/// Its life has three phases. Before `hello` it is not attached to the hub and receives nothing. While
+/// it resumes, live frames are buffered, because the missed items are still being sent. Once live,
+/// frames go straight to the outbound queue, and any item whose feed position (`user_seq`) the connection
+/// already has is dropped, so each item reaches each connection exactly once and in feed order.
+final class Session: Sendable {
+    enum Phase {
+        case awaitingHello
+        case resuming(buffer: [(frame: OutboundQueue.Frame, userSeq: Int64?)])
+        case live(lastUserSeq: Int64)
+        case closed
+    }
+
+    let id: String
+    let user: UserID
+    let roles: Set<Role>
+    let queue: OutboundQueue
+    private let channel: any Channel
+    private let phase = Mutex<Phase>(.awaitingHello)
+    private let deviceName = Mutex<String?>(nil)
+    private let watching = Mutex<Set<UserID>>([])
+    private let typingBuckets = Mutex<[String: TokenBucket]>([:])
+    private let overflowFrame: String
+
+    init(id: String, user: UserID, roles: Set<Role>, queueCapacity: Int, channel: any Channel) {
+        self.id = id
+        self.user = user
+        self.roles = roles
+        self.channel = channel
+        queue = OutboundQueue(capacity: queueCapacity)
+        overflowFrame = FrameCodec.encode("resync_required", ["reason": "slow_consumer"])
+    }
+
+    var device: String? {
+        get { deviceName.withLock { $0 } }
+        set { deviceName.withLock { $0 = newValue } }
+    }
+
+    var isLive: Bool {
+        phase.withLock { if case .live = $0 { return true } else { return false } }
+    }
+
+    /// Sends a reply or a frame the session itself produced (acks, errors, pongs): never deduplicated.
+    func reply(_ text: String) {
+        if queue.enqueue(.durable(text), overflowFrame: overflowFrame) == .overflowed { forceClose() }
+    }
+
+    /// Starts buffering live frames: called when the session attaches to the hub, before the resume query.
+    func beginResume() {
+        phase.withLock { $0 = .resuming(buffer: []) }
+    }
+
+    /// Ends the resume: the connection now has every item up to `lastUserSeq`; buffered frames after it follow.
+    func goLive(lastUserSeq: Int64) {
+        let buffered = phase.withLock { phase -> [(frame: OutboundQueue.Frame, userSeq: Int64?)] in
+            guard case .resuming(let buffer) = phase else { return [] }
+            phase = .live(lastUserSeq: lastUserSeq)
+            return buffer
+        }
+        for entry in buffered { deliver(entry.frame, userSeq: entry.userSeq) }
+    }
+
+    /// A frame from the fan-out or another session. Items carry their `user_seq` for this user.
+    func deliver(_ frame: OutboundQueue.Frame, userSeq: Int64?) {
+        enum Decision { case enqueue, drop, overflow }
+        let decision = phase.withLock { phase -> Decision in
+            switch phase {
+            case .awaitingHello, .closed:
+                return .drop
+            case .resuming(var buffer):
+                guard buffer.count < queue.capacity else {
+                    phase = .closed
+                    return .overflow
+                }
+                buffer.append((frame, userSeq))
+                phase = .resuming(buffer: buffer)
+                return .drop
+            case .live(let last):
+                if let userSeq {
+                    guard userSeq > last else { return .drop }
+                    phase = .live(lastUserSeq: userSeq)
+                }
+                return .enqueue
+            }
+        }
+        switch decision {
+        case .enqueue:
+            if queue.enqueue(frame, overflowFrame: overflowFrame) == .overflowed { forceClose() }
+        case .drop:
+            break
+        case .overflow:
+            // The resume buffer overflowed: this client is far behind; let it resync.
+            _ = queue.enqueue(.durable(overflowFrame), overflowFrame: overflowFrame)
+            forceClose()
+        }
+    }
+
+    /// Closes the TCP connection at once, without waiting for the client to read: the only safe move
+    /// when a client has stopped reading and its queue is full.
+    func forceClose() {
+        phase.withLock { $0 = .closed }
+        queue.close()
+        channel.close(promise: nil)
+    }
+
+    /// Stops the session gracefully: queued frames are still written, then the connection closes.
+    func finish() {
+        phase.withLock { $0 = .closed }
+        queue.close()
+    }
+
+    // MARK: Presence and typing state
+
+    func watch(_ users: [UserID], limit: Int) -> Bool {
+        watching.withLock { set in
+            guard set.union(users).count <= limit else { return false }
+            set.formUnion(users)
+            return true
+        }
+    }
+
+    func unwatch(_ users: [UserID]) {
+        watching.withLock { $0.subtract(users) }
+    }
+
+    var watchedUsers: Set<UserID> { watching.withLock { $0 } }
+
+    /// Whether another typing signal for `conversationID` may be relayed now (at most one a second, bursts of 3).
+    func allowTyping(in conversationID: String, now: Double) -> Bool {
+        typingBuckets.withLock { buckets in
+            var bucket = buckets[conversationID] ?? TokenBucket(rate: 1, burst: 3, now: now)
+            let allowed = bucket.take(now: now) == nil
+            buckets[conversationID] = bucket
+            if buckets.count > 256 { buckets.removeAll() }
+            return allowed
+        }
+    }
+}
