@@ -16,6 +16,8 @@ final class ConnectionHub: Sendable {
 
     private let state = Mutex(State())
     private let clock: any WallClock
+    /// The deepest any connection's outbound queue has been: evidence that memory per connection stays bounded.
+    private let deepestQueue = Atomic<Int>(0)
 
     init(clock: any WallClock) {
         self.clock = clock
@@ -33,8 +35,11 @@ final class ConnectionHub: Sendable {
         if cameOnline { announce(session.user, online: true, to: watchers) }
     }
 
+    var deepestOutboundQueue: Int { deepestQueue.load(ordering: .relaxed) }
+
     func detach(_ session: Session) {
         let now = clock.now()
+        deepestQueue.max(session.queue.highWater, ordering: .relaxed)
         let (wentOffline, watchers) = state.withLock { state -> (Bool, [Session]) in
             state.byUser[session.user]?.removeValue(forKey: session.id)
             for watched in session.watchedUsers { state.watchers[watched]?.removeValue(forKey: session.id) }

@@ -33,6 +33,8 @@ public final class LiveFanout: Service, Sendable {
     /// Live connections on this node.
     public var connectionCount: Int { hub.connectionCount }
     public var onlineUserCount: Int { hub.onlineUserCount }
+    /// The deepest outbound queue of any connection that has closed.
+    public var deepestOutboundQueue: Int { hub.deepestOutboundQueue }
 
     public func run() async throws {
         let start = try await events.headPosition()
