@@ -80,6 +80,12 @@ public enum ParleyServer {
         let dataDirectory = DataDirectory(path: configuration.dataDirectory)
         try dataDirectory.prepare()
         let secret = try dataDirectory.loadOrCreateSecret(environment: environment)
+        // Migrate on a short-lived connection first: the serving pool only runs inside the ServiceGroup.
+        let migrationDatabase = try await Database.open(configuration.database, logger: logger)
+        let applied = try await migrationDatabase.withRunningPool { database in
+            try await Migrator(database: database).migrate(ParleyServices.migrations)
+        }
+        if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": .array(applied.map { .string($0) })]) }
         let database = try await Database.open(configuration.database, logger: logger)
         let services = ParleyServices(
             database: database, secret: secret, platformKeys: try configuration.platformKeys(),
@@ -97,11 +103,7 @@ public enum ParleyServer {
                 ])
             }
         )
-        var application = app
-        application.beforeServerStarts {
-            let applied = try await services.migrate()
-            if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": .array(applied.map { .string($0) })]) }
-        }
+        let application = app
         // Shutdown runs in reverse order: first the gateway says goaway and drains its connections, then the
         // HTTP server stops, and the database closes last.
         return ServiceGroup(configuration: .init(
