@@ -172,16 +172,6 @@ extension MessagingService {
         return (items, hasMore)
     }
 
-    /// Specific items by seq (to fill gaps, and for resume), skipping those the user may not see.
-    public func items(_ conversationID: String, seqs: [Int64], for user: UserID) async throws -> [Item] {
-        guard let (member, active) = try await store.member(conversationID, user, on: database.sql) else { return [] }
-        var result: [Item] = []
-        for seq in seqs.sorted() where seq > member.visibleAfterSeq || !active {
-            if let item = try await store.item(conversationID, seq: seq, on: database.sql) { result.append(item) }
-        }
-        return try await store.withReactions(result, on: database.sql)
-    }
-
     // MARK: Reads and receipts
 
     public struct ReadState: Sendable, Equatable {
@@ -198,6 +188,12 @@ extension MessagingService {
         guard seq >= 0 else { throw ParleyError.invalidSeq }
         let now = clock.now()
         let (readSeq, moved) = try await database.transaction { sql -> (Int64, Bool) in
+            // Lock the conversation row first, as a send does: a send locks the conversation, the feed heads, then the
+            // sender's member row; taking the member row and then the reader's feed head here, without the conversation
+            // lock, deadlocks on PostgreSQL when one user reads and sends in the same conversation at once.
+            guard try await store.conversation(conversationID, on: sql, lock: true) != nil else {
+                throw ParleyError.conversationNotFound(conversationID)
+            }
             let (conversation, member) = try await visibleConversation(conversationID, for: .user(user), on: sql)
             let target = min(seq, conversation.lastSeq)
             let before = member?.readSeq ?? 0

@@ -207,8 +207,10 @@ public struct MessagingService: Sendable {
         return (conversation, member)
     }
 
+    /// Whether `error` is a unique-key violation. PostgresNIO's `description` is deliberately generic (it
+    /// hides server details), so the SQLSTATE 23505 only shows in the reflected form.
     func isUniqueViolation(_ error: any Error) -> Bool {
-        let text = String(describing: error).lowercased()
-        return text.contains("unique") || text.contains("23505")
+        let text = (String(describing: error) + " " + String(reflecting: error)).lowercased()
+        return text.contains("unique constraint") || text.contains("23505")
     }
 }
