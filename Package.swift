@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.30.0"),
     ],
     targets: [
         // Shared kernel: typed ids, principals, errors, cursors, clock and id seams, event envelope.
@@ -61,11 +62,22 @@ let package = Package(
         ),
         .target(
             name: "Events",
-            dependencies: ["ParleyCore", "ParleyStorage", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: [
+                "ParleyCore", "ParleyStorage",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
 
         // Transports.
+        .target(
+            name: "ParleyOutbound",
+            dependencies: ["ParleyCore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ParleyHTTP",
             dependencies: [
@@ -91,7 +103,7 @@ let package = Package(
         .target(
             name: "ParleyApp",
             dependencies: [
-                "ParleyCore", "ParleyStorage", "Identity", "Messaging", "Events", "ParleyHTTP", "ParleyRealtime",
+                "ParleyCore", "ParleyStorage", "Identity", "Messaging", "Events", "ParleyHTTP", "ParleyRealtime", "ParleyOutbound",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

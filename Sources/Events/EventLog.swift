@@ -96,13 +96,27 @@ public struct EventLog: EventOutbox {
 
     /// Moves a consumer's cursor forward (never backwards).
     public func commit(consumer: String, position: Int64, at now: Date) async throws {
-        try await database.transaction { sql in
+        try await database.transaction { sql in try await commit(consumer: consumer, position: position, at: now, on: sql) }
+    }
+
+    /// Moves a consumer's cursor forward inside the caller's transaction.
+    public func commit(consumer: String, position: Int64, at now: Date, on sql: any SQLDatabase) async throws {
+        do {
             try await sql.raw("""
                 INSERT INTO events_consumers (name, position, updated_at) VALUES (\(bind: consumer), \(bind: position), \(bind: now.unixMilliseconds))
                 ON CONFLICT (name) DO UPDATE SET
                     position = CASE WHEN excluded.position > events_consumers.position THEN excluded.position ELSE events_consumers.position END,
                     updated_at = excluded.updated_at
                 """).run()
+        }
+    }
+
+    /// Every consumer's cursor and how far it trails the head of the log.
+    public func consumers() async throws -> [(name: String, position: Int64, lag: Int64, updatedAt: Date)] {
+        let head = try await headPosition()
+        return try await database.sql.raw("SELECT * FROM events_consumers ORDER BY name").all().map { row in
+            let position = try row.decode(column: "position", as: Int64.self)
+            return (try row.decode(column: "name", as: String.self), position, max(0, head - position), try row.decodeDate("updated_at"))
         }
     }
 

@@ -10,8 +10,30 @@ extension MessagingService {
         if draft.kind == .system, case .user = actor {
             throw ParleyError.invalidField("kind", "only the platform sends system messages")
         }
+        // A retry of a stored send is answered without asking the content policy again.
+        if let clientMsgID = draft.clientMsgID,
+           let original = try await store.itemByClientMsgID(draft.conversationID, sender: actor.senderID, clientMsgID: clientMsgID, on: database.sql) {
+            return SendReceipt(conversationID: original.conversationID, clientMsgID: clientMsgID, messageID: original.id, seq: original.seq,
+                               createdAt: original.createdAt, duplicate: true)
+        }
+        // Membership is checked before the policy runs, so a non-member learns nothing from it; the
+        // transaction checks again, as the membership may change in between.
+        if case .user(let user) = actor {
+            guard try await store.member(draft.conversationID, user, on: database.sql)?.active == true else {
+                guard try await store.conversation(draft.conversationID, on: database.sql) != nil else {
+                    throw ParleyError.conversationNotFound(draft.conversationID)
+                }
+                throw ParleyError.notMember(draft.conversationID)
+            }
+        }
+        var draft = draft
+        draft.body = try await reviewed(draft.body, kind: "message", messageKind: draft.kind, actor: actor, context: [
+            "conversation_id": .string(draft.conversationID), "mentions": .array(draft.mentions.map { .string($0) }),
+        ])
+        let stored = draft
         let now = clock.now()
         return try await database.transaction { sql in
+            let draft = stored
             // Lock the conversation first: the duplicate check and the seq allocation then see one consistent state.
             guard let conversation = try await store.conversation(draft.conversationID, on: sql, lock: true) else {
                 throw ParleyError.conversationNotFound(draft.conversationID)
@@ -56,7 +78,7 @@ extension MessagingService {
     /// Replaces a message's body (sender only, within the edit window); the edit is a log item too.
     public func edit(_ conversationID: String, messageID: String, body: JSONValue, by actor: MessagingActor) async throws -> Item {
         let now = clock.now()
-        return try await database.transaction { sql in
+        let checked = try await database.transaction { sql -> Item in
             let (conversation, _) = try await visibleConversation(conversationID, for: actor, on: sql)
             guard conversation.dissolvedAt == nil else { throw ParleyError.dissolved }
             let target = try await message(messageID, in: conversationID, on: sql)
@@ -65,6 +87,15 @@ extension MessagingService {
             guard target.kind.isEditable else { throw ParleyError.notEditable }
             guard now.timeIntervalSince(target.createdAt) <= settings.editWindow else { throw ParleyError.editWindowPassed }
             try MessageDraft.validate(kind: target.kind, body: body)
+            return target
+        }
+        // The new text is reviewed like a new message, outside the transaction (the policy may call out).
+        let body = try await reviewed(body, kind: "message_edit", messageKind: checked.kind, actor: actor, context: [
+            "conversation_id": .string(conversationID), "message_id": .string(messageID),
+        ])
+        return try await database.transaction { sql in
+            let target = try await message(messageID, in: conversationID, on: sql)
+            guard target.recalledAt == nil else { throw ParleyError.alreadyRecalled }
             try await store.updateBody(target.id, body: body, editedAt: now, on: sql)
             return try await store.appendItem(
                 conversationID: conversationID, kind: .edit, senderID: actor.senderID, body: ["body": body], targetID: target.id,

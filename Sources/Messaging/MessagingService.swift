@@ -40,15 +40,42 @@ public struct MessagingService: Sendable {
     let users: any UserDirectory
     let clock: any WallClock
     let ids: any IDGenerator
+    let policy: any ContentPolicy
     public let settings: MessagingSettings
 
+    /// `policy` reviews every message and edit before it is stored (risk control, the platform's hook).
     public init(database: Database, outbox: any EventOutbox, users: any UserDirectory, clock: any WallClock,
-                ids: any IDGenerator, settings: MessagingSettings = MessagingSettings()) {
+                ids: any IDGenerator, settings: MessagingSettings = MessagingSettings(), policy: any ContentPolicy = AllowAllContent()) {
         store = MessagingStore(database: database, outbox: outbox, ids: ids)
         self.users = users
         self.clock = clock
         self.ids = ids
         self.settings = settings
+        self.policy = policy
+    }
+
+    /// Runs the content policy; returns the body to store, or throws the policy's refusal.
+    func reviewed(_ body: JSONValue, kind: String, messageKind: ItemKind, actor: MessagingActor,
+                  context: [String: JSONValue]) async throws -> JSONValue {
+        guard case .user = actor else { return body }  // The platform's own messages are not reviewed.
+        let submission = ContentSubmission(kind: kind, actor: actor.label, context: context.merging(["message_kind": .string(messageKind.rawValue)]) { a, _ in a },
+                                           body: body)
+        switch try await policy.review(submission) {
+        case .allow:
+            return body
+        case .rewrite(let rewritten):
+            do {
+                try MessageDraft.validate(kind: messageKind, body: rewritten)
+            } catch {
+                throw ParleyError(.unavailable, code: "messaging.invalid_rewrite",
+                                  message: "The content check rewrote the message into something invalid: \(error.message)")
+            }
+            return rewritten
+        case .hold(let reason):
+            throw ParleyError(.unprocessable, code: "messaging.held_for_review", message: reason)
+        case .reject(let code, let reason):
+            throw ParleyError(.unprocessable, code: code, message: reason, details: ["reason": .string(reason)])
+        }
     }
 
     public static var migrations: MigrationGroup { MessagingStore.migrations }

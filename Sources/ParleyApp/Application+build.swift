@@ -89,7 +89,7 @@ public enum ParleyServer {
         let database = try await Database.open(configuration.database, logger: logger)
         let services = ParleyServices(
             database: database, secret: secret, platformKeys: try configuration.platformKeys(),
-            platformIssuer: configuration.platformJWTIssuer
+            platformIssuer: configuration.platformJWTIssuer, beforeSendHook: configuration.beforeSendHook, logger: logger
         )
         let (app, live) = makeApplication(
             services: services, address: .hostname(configuration.host, port: configuration.port), logger: logger,
@@ -104,10 +104,39 @@ public enum ParleyServer {
             }
         )
         let application = app
-        // Shutdown runs in reverse order: first the gateway says goaway and drains its connections, then the
-        // HTTP server stops, and the database closes last.
+        // Shutdown runs in reverse order: the worker finishes its attempts in flight, the consumers stop, the
+        // gateway says goaway and drains its connections, the HTTP server stops, and the database closes last.
+        let background = services.backgroundServices(workerID: workerID(), concurrency: configuration.workerConcurrency, logger: logger)
         return ServiceGroup(configuration: .init(
-            services: [DatabasePoolService(database: database), application, live],
+            services: [DatabasePoolService(database: database), application, live] + background,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+    }
+}
+
+extension ParleyServer {
+    /// A name for this process in job leases: host and pid.
+    static func workerID() -> String {
+        "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// `parley worker`: the event consumers and the job worker, without HTTP.
+    public static func buildWorker(configuration: ParleyConfiguration, environment: [String: String], logger: Logger) async throws -> ServiceGroup {
+        let dataDirectory = DataDirectory(path: configuration.dataDirectory)
+        let secret = try dataDirectory.loadOrCreateSecret(environment: environment)
+        let migrationDatabase = try await Database.open(configuration.database, logger: logger)
+        _ = try await migrationDatabase.withRunningPool { database in
+            try await Migrator(database: database).migrate(ParleyServices.migrations)
+        }
+        let database = try await Database.open(configuration.database, logger: logger)
+        let services = ParleyServices(database: database, secret: secret, platformKeys: try configuration.platformKeys(),
+                                      platformIssuer: configuration.platformJWTIssuer, beforeSendHook: configuration.beforeSendHook,
+                                      logger: logger)
+        logger.notice("Parley worker is running", metadata: ["worker_id": .string(workerID()), "database": .string(configuration.database.redacted)])
+        return ServiceGroup(configuration: .init(
+            services: [DatabasePoolService(database: database)]
+                + services.backgroundServices(workerID: workerID(), concurrency: configuration.workerConcurrency, logger: logger),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

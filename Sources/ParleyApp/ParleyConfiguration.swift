@@ -17,6 +17,14 @@ public struct ParleyConfiguration: Sendable {
     public var platformJWTPublicKeyFile: String?
     /// When set, platform-signed tokens must carry this `iss`.
     public var platformJWTIssuer: String?
+    /// The platform's before-send hook: called before a message is stored; may allow, reject or rewrite it.
+    public var beforeSendURL: String?
+    public var beforeSendTimeoutMilliseconds = 1500
+    /// What happens when the hook cannot answer: let messages through (true) or refuse them (false).
+    public var beforeSendFailOpen = true
+    public var beforeSendSecret: String?
+    /// Jobs one process runs at once.
+    public var workerConcurrency = 8
 
     public init() {}
 
@@ -39,6 +47,32 @@ public struct ParleyConfiguration: Sendable {
         if let secret = environment["PARLEY_PLATFORM_JWT_SECRET"], !secret.isEmpty { platformJWTSecret = secret }
         if let file = environment["PARLEY_PLATFORM_JWT_PUBLIC_KEY_FILE"], !file.isEmpty { platformJWTPublicKeyFile = file }
         if let issuer = environment["PARLEY_PLATFORM_JWT_ISSUER"], !issuer.isEmpty { platformJWTIssuer = issuer }
+        if let url = environment["PARLEY_BEFORE_SEND_URL"], !url.isEmpty {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? "") else {
+                throw ConfigurationError("PARLEY_BEFORE_SEND_URL must be an http(s) URL")
+            }
+            beforeSendURL = url
+        }
+        if let timeout = environment["PARLEY_BEFORE_SEND_TIMEOUT_MS"] {
+            guard let value = Int(timeout), (1...60_000).contains(value) else {
+                throw ConfigurationError("PARLEY_BEFORE_SEND_TIMEOUT_MS must be 1 to 60000")
+            }
+            beforeSendTimeoutMilliseconds = value
+        }
+        if let policy = environment["PARLEY_BEFORE_SEND_FAILURE"] {
+            switch policy {
+            case "open": beforeSendFailOpen = true
+            case "closed": beforeSendFailOpen = false
+            default: throw ConfigurationError("PARLEY_BEFORE_SEND_FAILURE must be open or closed")
+            }
+        }
+        if let secret = environment["PARLEY_BEFORE_SEND_SECRET"], !secret.isEmpty { beforeSendSecret = secret }
+        if let concurrency = environment["PARLEY_WORKER_CONCURRENCY"] {
+            guard let value = Int(concurrency), (1...256).contains(value) else {
+                throw ConfigurationError("PARLEY_WORKER_CONCURRENCY must be 1 to 256")
+            }
+            workerConcurrency = value
+        }
     }
 
     public var database: DatabaseConfiguration {

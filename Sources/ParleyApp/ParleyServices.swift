@@ -4,6 +4,8 @@ import Foundation
 import Identity
 import Logging
 import Messaging
+import ParleyOutbound
+import ServiceLifecycle
 import ParleyCore
 import ParleyStorage
 
@@ -20,17 +22,24 @@ public struct ParleyServices: Sendable {
     public let tokens: TokenService
     public let authenticator: Authenticator
     public let messaging: MessagingService
+    public let jobs: JobQueue
+    public let webhooks: WebhookService
+    public let http: any OutboundHTTP
 
     /// Every context's migrations, in dependency order.
     public static let migrations: [MigrationGroup] = [
         EventLog.migrations,
         SQLUserStore.migrations,
         MessagingService.migrations,
+        JobQueue.migrations,
+        WebhookService.migrations,
     ]
 
     public init(database: Database, secret: SymmetricKey, platformKeys: [JWTVerificationKey] = [], platformIssuer: String? = nil,
                 clock: any WallClock = SystemWallClock(), ids: (any IDGenerator)? = nil,
-                messagingSettings: MessagingSettings = MessagingSettings()) {
+                messagingSettings: MessagingSettings = MessagingSettings(), http: any OutboundHTTP = AsyncHTTPOutbound(),
+                beforeSendHook: BeforeSendHookSettings? = nil, backoff: Backoff = Backoff(), webhookSettings: WebhookSettings = WebhookSettings(),
+                logger: Logger = Logger(label: "parley")) {
         let ids = ids ?? SortableIDGenerator(clock: clock)
         self.database = database
         self.clock = clock
@@ -40,8 +49,22 @@ public struct ParleyServices: Sendable {
         apiKeys = APIKeyService(database: database, ids: ids, clock: clock)
         tokens = TokenService(secret: secret, platformKeys: platformKeys, platformIssuer: platformIssuer, clock: clock, ids: ids)
         authenticator = Authenticator(tokens: tokens, apiKeys: apiKeys, users: users)
+        self.http = http
+        var policies: [any ContentPolicy] = []
+        if let beforeSendHook { policies.append(BeforeSendHook(settings: beforeSendHook, http: http, logger: logger)) }
         messaging = MessagingService(database: database, outbox: events, users: IdentityUserDirectory(users: users), clock: clock,
-                                     ids: ids, settings: messagingSettings)
+                                     ids: ids, settings: messagingSettings, policy: ContentPolicyChain(policies))
+        jobs = JobQueue(database: database, ids: ids, clock: clock, backoff: backoff)
+        webhooks = WebhookService(database: database, jobs: jobs, ids: ids, clock: clock, settings: webhookSettings)
+    }
+
+    /// The event consumers and the job worker: what `parley serve` and `parley worker` run besides HTTP.
+    public func backgroundServices(workerID: String, concurrency: Int = 8, logger: Logger) -> [any Service] {
+        [
+            ConsumerRunner(log: events, consumers: [WebhookFanout(webhooks: webhooks)], database: database, clock: clock, logger: logger),
+            JobWorker(queue: jobs, handlers: [WebhookDeliveryHandler(webhooks: webhooks, http: http)], database: database,
+                      workerID: workerID, concurrency: concurrency, logger: logger),
+        ]
     }
 
     public func migrate() async throws -> [String] {
@@ -50,6 +73,13 @@ public struct ParleyServices: Sendable {
 }
 
 extension ParleyConfiguration {
+    /// The before-send hook, when `PARLEY_BEFORE_SEND_URL` is set.
+    public var beforeSendHook: BeforeSendHookSettings? {
+        guard let beforeSendURL else { return nil }
+        return BeforeSendHookSettings(url: beforeSendURL, timeout: .milliseconds(beforeSendTimeoutMilliseconds),
+                                      failOpen: beforeSendFailOpen, secret: beforeSendSecret)
+    }
+
     /// The platform's token verification keys, from the configured secret and public key file.
     public func platformKeys() throws -> [JWTVerificationKey] {
         var keys: [JWTVerificationKey] = []

@@ -10,7 +10,7 @@ import SQLKit
 ///   on PostgreSQL they run concurrently and rely on row locks and constraints.
 public final class Database: Sendable {
     public let engine: DatabaseEngine
-    private let backend: any DatabaseBackend
+    let backend: any DatabaseBackend
     /// Signalled after every committed transaction of this process.
     public let commits = ChangeSignal()
 

@@ -14,7 +14,7 @@ struct Parley: AsyncParsableCommand {
         commandName: "parley",
         abstract: "Parley: messaging, notifications, interactions and support for a platform, in one server.",
         version: ParleyServer.version,
-        subcommands: [Serve.self, Migrate.self, APIKeyCommand.self, Token.self],
+        subcommands: [Serve.self, Worker.self, Migrate.self, APIKeyCommand.self, Token.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -69,6 +69,25 @@ struct Serve: AsyncParsableCommand {
         let logger = storage.logger(configuration)
         let server = try await ParleyServer.build(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
         try await server.run()
+    }
+}
+
+struct Worker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run only the background work (event consumers, webhook deliveries, jobs); run several against PostgreSQL."
+    )
+
+    @OptionGroup var storage: StorageOptions
+
+    @Option(help: "Jobs run at once (PARLEY_WORKER_CONCURRENCY).")
+    var concurrency: Int?
+
+    func run() async throws {
+        var configuration = try storage.configuration()
+        if let concurrency { configuration.workerConcurrency = concurrency }
+        let logger = storage.logger(configuration)
+        let worker = try await ParleyServer.buildWorker(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
+        try await worker.run()
     }
 }
 

@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import ParleyCore
+import ParleyStorage
+import ServiceLifecycle
+import Synchronization
+
+/// Runs one kind of job. Throw to fail the attempt (it is retried with backoff), or throw
+/// `PermanentJobFailure` to send the job straight to the dead letters.
+public protocol JobHandler: Sendable {
+    var kind: String { get }
+    /// How long one attempt may take; the job's lease is this plus a margin.
+    var timeout: TimeInterval { get }
+    func run(_ job: Job) async throws
+}
+
+/// Claims jobs and runs them with bounded concurrency, as a Service.
+///
+/// It wakes on local commits and, on PostgreSQL, on `NOTIFY parley_jobs` from other processes; it
+/// also polls, and sleeps no longer than until the next scheduled retry.
+public final class JobWorker: Service, Sendable {
+    let queue: JobQueue
+    let handlers: [String: any JobHandler]
+    let database: Database
+    let workerID: String
+    let concurrency: Int
+    let pollInterval: Duration
+    let logger: Logger
+    private let wakeups = ChangeSignal()
+    private let inFlight = Atomic<Int>(0)
+    private let finished = Atomic<Int>(0)
+
+    public init(queue: JobQueue, handlers: [any JobHandler], database: Database, workerID: String, concurrency: Int = 8,
+                pollInterval: Duration = .seconds(1), logger: Logger) {
+        self.queue = queue
+        self.handlers = Dictionary(handlers.map { ($0.kind, $0) }, uniquingKeysWith: { first, _ in first })
+        self.database = database
+        self.workerID = workerID
+        self.concurrency = max(1, concurrency)
+        self.pollInterval = pollInterval
+        self.logger = logger
+    }
+
+    /// Attempts this worker has finished (succeeded or failed), for metrics and tests.
+    public var finishedAttempts: Int { finished.load(ordering: .relaxed) }
+
+    public func run() async throws {
+        let kinds = Set(handlers.keys)
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await self.database.listen(JobQueue.notifyChannel, logger: self.logger) { self.wakeups.notify() }
+                }
+                group.addTask {
+                    // Local commits (SQLite, or this node on PostgreSQL) wake the loop too.
+                    var seen = self.database.commits.generation
+                    while !Task.isCancelled {
+                        await self.database.commits.wait(since: seen, timeout: .seconds(3600))
+                        seen = self.database.commits.generation
+                        self.wakeups.notify()
+                    }
+                }
+                group.addTask { await self.loop(kinds: kinds) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    func loop(kinds: Set<String>) async {
+        await withTaskGroup(of: Void.self) { running in
+            while !Task.isCancelled {
+                let generation = wakeups.generation
+                let free = concurrency - inFlight.load(ordering: .relaxed)
+                var claimed: [Job] = []
+                if free > 0 {
+                    do {
+                        let lease = handlers.values.map(\.timeout).max() ?? 60
+                        claimed = try await queue.claim(kinds: kinds, limit: free, worker: workerID, lease: lease + 30)
+                    } catch {
+                        logger.warning("claiming jobs failed", metadata: ["error": "\(error)"])
+                    }
+                }
+                for job in claimed {
+                    inFlight.add(1, ordering: .relaxed)
+                    running.addTask {
+                        await self.execute(job)
+                        self.inFlight.subtract(1, ordering: .relaxed)
+                        self.finished.add(1, ordering: .relaxed)
+                        self.wakeups.notify()
+                    }
+                }
+                if claimed.count == free, free > 0 { continue }
+                var wait = pollInterval
+                if let next = try? await queue.nextRunAt(kinds: kinds) {
+                    let seconds = max(0.005, next.timeIntervalSinceNow)
+                    if seconds < Double(pollInterval.components.seconds) + 1 { wait = min(wait, .milliseconds(Int(seconds * 1000) + 1)) }
+                }
+                await wakeups.wait(since: generation, timeout: wait)
+            }
+            // Shutting down: let the attempts in flight finish (their leases would otherwise expire and rerun them).
+            await running.waitForAll()
+        }
+    }
+
+    func execute(_ job: Job) async {
+        guard let handler = handlers[job.kind] else { return }
+        var jobLogger = logger
+        jobLogger[metadataKey: "job_id"] = .string(job.id)
+        jobLogger[metadataKey: "job_kind"] = .string(job.kind)
+        jobLogger[metadataKey: "attempt"] = .stringConvertible(job.attempt)
+        do {
+            try await handler.run(job)
+            if try await !queue.complete(job) {
+                jobLogger.warning("job finished after its lease was taken over; the newer attempt stands")
+            }
+        } catch {
+            let permanent = error is PermanentJobFailure
+            let state = try? await queue.fail(job, error: "\(error)", permanent: permanent)
+            jobLogger.notice("job attempt failed", metadata: [
+                "error": "\(error)", "next_state": .string(state?.rawValue ?? "none: the lease was taken over"),
+            ])
+        }
+    }
+}
