@@ -70,5 +70,9 @@ extension ParleyError {
         .unprocessable, code: "messaging.too_many_members", message: "The group would exceed its member limit."
     )
 
+    static let blocked = ParleyError(
+        .forbidden, code: "moderation.blocked", message: "One of you has blocked the other: direct messages are not possible."
+    )
+
     static let invalidSeq = ParleyError(.badRequest, code: "messaging.invalid_seq", message: "The seq is outside this conversation's log.")
 }

@@ -18,22 +18,41 @@ extension MessagingService {
         }
         // Membership is checked before the policy runs, so a non-member learns nothing from it; the
         // transaction checks again, as the membership may change in between.
+        var draft = draft
         if case .user(let user) = actor {
-            guard try await store.member(draft.conversationID, user, on: database.sql)?.active == true else {
+            guard try await store.member(draft.conversationID, user, on: database.sql)?.active == true,
+                  let conversation = try await store.conversation(draft.conversationID, on: database.sql) else {
                 guard try await store.conversation(draft.conversationID, on: database.sql) != nil else {
                     throw ParleyError.conversationNotFound(draft.conversationID)
                 }
                 throw ParleyError.notMember(draft.conversationID)
             }
+            var context: [String: JSONValue] = [
+                "conversation_id": .string(draft.conversationID), "conversation_type": .string(conversation.type.rawValue),
+                "client_msg_id": draft.clientMsgID.map { .string($0) } ?? .null, "reply_to": draft.replyTo.map { .string($0) } ?? .null,
+                "forwarded_from": draft.forwardedFrom.map { .string($0) } ?? .null,
+            ]
+            if conversation.type == .direct,
+               let peer = try await store.activeMembers(conversation.id, on: database.sql).first(where: { $0.userID != user })?.userID {
+                if try await blocks.eitherBlocks(user, peer) { throw ParleyError.blocked }
+                context["peer"] = .string(peer.rawValue)
+            }
+            // Someone who blocked the sender is not mentioned by them.
+            let mentioned = draft.mentions.filter { $0 != "@all" }.map { UserID(trusted: $0) }
+            if !mentioned.isEmpty {
+                let blockers = try await blocks.blockers(of: user, among: mentioned)
+                draft.mentions.removeAll { blockers.contains(UserID(trusted: $0)) }
+            }
+            context["mentions"] = .array(draft.mentions.map { .string($0) })
+            draft.body = try await reviewed(draft.body, kind: "message", messageKind: draft.kind, actor: actor, context: context)
         }
-        var draft = draft
-        draft.body = try await reviewed(draft.body, kind: "message", messageKind: draft.kind, actor: actor, context: [
-            "conversation_id": .string(draft.conversationID), "mentions": .array(draft.mentions.map { .string($0) }),
-        ])
-        let stored = draft
+        return try await store(draft, by: actor)
+    }
+
+    /// The transactional half of a send: checks the rules again under the conversation's lock and appends.
+    func store(_ draft: MessageDraft, by actor: MessagingActor) async throws -> SendReceipt {
         let now = clock.now()
         return try await database.transaction { sql in
-            let draft = stored
             // Lock the conversation first: the duplicate check and the seq allocation then see one consistent state.
             guard let conversation = try await store.conversation(draft.conversationID, on: sql, lock: true) else {
                 throw ParleyError.conversationNotFound(draft.conversationID)
@@ -73,6 +92,24 @@ extension MessagingService {
             return SendReceipt(conversationID: conversation.id, clientMsgID: draft.clientMsgID, messageID: item.id, seq: item.seq,
                                createdAt: now, duplicate: false)
         }
+    }
+
+    /// Stores a message a moderator approved after the content policy held it (no second review).
+    public func publishHeld(_ submission: ContentSubmission) async throws -> SendReceipt {
+        guard submission.kind == "message", submission.actor.hasPrefix("user:"),
+              case .string(let conversationID)? = submission.context["conversation_id"],
+              case .string(let kindName)? = submission.context["message_kind"], let kind = ItemKind(rawValue: kindName) else {
+            throw ParleyError.invalidField("submission", "not a held message")
+        }
+        let user = try UserID(validating: String(submission.actor.dropFirst("user:".count)))
+        var mentions: [String] = []
+        if case .array(let values)? = submission.context["mentions"] { mentions = values.compactMap(\.stringValue) }
+        let draft = try MessageDraft(
+            conversationID: conversationID, clientMsgID: submission.context["client_msg_id"]?.stringValue, kind: kind, body: submission.body,
+            replyTo: submission.context["reply_to"]?.stringValue, mentions: mentions,
+            forwardedFrom: submission.context["forwarded_from"]?.stringValue
+        )
+        return try await store(draft, by: .user(user))
     }
 
     /// Replaces a message's body (sender only, within the edit window); the edit is a log item too.

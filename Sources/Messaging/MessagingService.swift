@@ -41,17 +41,20 @@ public struct MessagingService: Sendable {
     let clock: any WallClock
     let ids: any IDGenerator
     let policy: any ContentPolicy
+    let blocks: any BlockRelations
     public let settings: MessagingSettings
 
     /// `policy` reviews every message and edit before it is stored (risk control, the platform's hook).
     public init(database: Database, outbox: any EventOutbox, users: any UserDirectory, clock: any WallClock,
-                ids: any IDGenerator, settings: MessagingSettings = MessagingSettings(), policy: any ContentPolicy = AllowAllContent()) {
+                ids: any IDGenerator, settings: MessagingSettings = MessagingSettings(), policy: any ContentPolicy = AllowAllContent(),
+                blocks: any BlockRelations = NoBlocks()) {
         store = MessagingStore(database: database, outbox: outbox, ids: ids)
         self.users = users
         self.clock = clock
         self.ids = ids
         self.settings = settings
         self.policy = policy
+        self.blocks = blocks
     }
 
     /// Runs the content policy; returns the body to store, or throws the policy's refusal.
@@ -71,8 +74,9 @@ public struct MessagingService: Sendable {
                                   message: "The content check rewrote the message into something invalid: \(error.message)")
             }
             return rewritten
-        case .hold(let reason):
-            throw ParleyError(.unprocessable, code: "messaging.held_for_review", message: reason)
+        case .hold(let reason, let reference):
+            throw ParleyError(.unprocessable, code: "moderation.held_for_review",
+                              message: "Held for review before it is delivered: \(reason)", details: ["held_id": .string(reference)])
         case .reject(let code, let reason):
             throw ParleyError(.unprocessable, code: code, message: reason, details: ["reason": .string(reason)])
         }
@@ -88,6 +92,7 @@ public struct MessagingService: Sendable {
     public func openDirect(by actor: MessagingActor, user: UserID, with other: UserID) async throws -> (Conversation, created: Bool) {
         guard user != other else { throw ParleyError.cannotMessageSelf }
         try await requireActive([user, other])
+        if case .user = actor, try await blocks.eitherBlocks(user, other) { throw ParleyError.blocked }
         let key = [user.rawValue, other.rawValue].sorted().joined(separator: "|")
         if let id = try await store.directConversationID(key: key, on: database.sql),
            let existing = try await store.conversation(id, on: database.sql) {

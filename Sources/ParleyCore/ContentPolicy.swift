@@ -21,8 +21,9 @@ public enum ContentVerdict: Sendable, Equatable {
     case allow
     /// Store this body instead.
     case rewrite(JSONValue)
-    /// Keep it out of the log until a moderator approves it.
-    case hold(reason: String)
+    /// Keep it out of the log until a moderator approves it; `reference` names the held copy
+    /// (the sender is told it, and approval publishes that copy).
+    case hold(reason: String, reference: String)
     /// Refuse it, with a stable error code and a reason the sender may see.
     case reject(code: String, reason: String)
 }
@@ -64,4 +65,13 @@ public struct ContentPolicyChain: ContentPolicy {
         }
         return rewritten ? .rewrite(current.body) : .allow
     }
+}
+
+/// Publishes content a moderator approved after a policy held it: each context that can be held
+/// implements it for its kinds (`message`, ...), and Moderation calls it on approval.
+public protocol HeldContentPublisher: Sendable {
+    /// The submission kinds this publisher handles.
+    var kinds: Set<String> { get }
+    /// Stores the submission as if it had just passed review; returns a reference to what was stored.
+    func publish(_ submission: ContentSubmission) async throws -> String
 }
