@@ -95,13 +95,7 @@ public struct SQLUserStore: UserStore {
         let rows = try await database.sql.raw("""
             SELECT * FROM identity_users WHERE id > \(bind: after) ORDER BY id LIMIT \(bind: page.limit + 1)
             """).all()
-        var users = try rows.map(Self.decode)
-        var next: String?
-        if users.count > page.limit {
-            users.removeLast()
-            next = users.last.map { Cursor.encode($0.id.rawValue) }
-        }
-        return Page(items: users, nextCursor: next)
+        return Page(fetched: try rows.map(Self.decode), limit: page.limit, position: { $0.id.rawValue })
     }
 
     public func setActive(_ id: UserID, active: Bool, actor: String, at now: Date) async throws -> User? {

@@ -197,13 +197,9 @@ public struct MessagingService: Sendable {
             guard parts.count == 2, let activity = Int64(parts[0]) else { throw ParleyError.invalidCursor() }
             after = (activity, String(parts[1]))
         }
-        var rows = try await store.memberships(for: user, afterActivity: after, limit: page.limit + 1, on: database.sql)
-        var next: String?
-        if rows.count > page.limit {
-            rows.removeLast()
-            if let last = rows.last?.0 { next = Cursor.encode("\(last.lastActivityAt.unixMilliseconds)|\(last.id)") }
-        }
-        return Page(items: try await summaries(rows, for: user), nextCursor: next)
+        let rows = Page(fetched: try await store.memberships(for: user, afterActivity: after, limit: page.limit + 1, on: database.sql),
+                        limit: page.limit, position: { "\($0.0.lastActivityAt.unixMilliseconds)|\($0.0.id)" })
+        return Page(items: try await summaries(rows.items, for: user), nextCursor: rows.nextCursor)
     }
 
     func summaries(_ rows: [(Conversation, Member)], for user: UserID) async throws -> [ConversationSummary] {

@@ -9,6 +9,17 @@ public struct Page<Item: Sendable>: Sendable {
         self.items = items
         self.nextCursor = nextCursor
     }
+
+    /// A page from rows fetched with `LIMIT limit + 1`: the extra row only says there is more, and the
+    /// next cursor is the position of the last row kept.
+    public init(fetched rows: [Item], limit: Int, position: (Item) -> String) {
+        if rows.count > limit {
+            let kept = Array(rows.prefix(limit))
+            self.init(items: kept, nextCursor: kept.last.map { Cursor.encode(position($0)) })
+        } else {
+            self.init(items: rows, nextCursor: nil)
+        }
+    }
 }
 
 /// How much of a list to read: a validated limit and an optional opaque cursor.

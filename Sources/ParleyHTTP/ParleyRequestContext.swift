@@ -18,8 +18,12 @@ public struct ParleyRequestContext: RequestContext {
     /// middleware, on an earlier copy) can still name who made the request.
     let observed = ObservedRequest()
 
+    /// The client's IP address as the socket sees it (rate limits key on it).
+    public let remoteIP: String?
+
     public init(source: Source) {
         coreContext = .init(source: source)
+        remoteIP = source.channel.remoteAddress?.ipAddress
     }
 
     public var maxUploadSize: Int { Self.maxBodySize }

@@ -18,21 +18,23 @@ public struct Gateway: Sendable {
     let clock: any WallClock
     let ids: any IDGenerator
     let settings: GatewaySettings
+    let limiter: any ActionRateLimiter
 
     public init(authenticator: Authenticator, messaging: MessagingService, live: LiveFanout, clock: any WallClock,
-                ids: any IDGenerator, settings: GatewaySettings = GatewaySettings()) {
+                ids: any IDGenerator, settings: GatewaySettings = GatewaySettings(), limiter: any ActionRateLimiter = NoRateLimits()) {
         self.authenticator = authenticator
         self.messaging = messaging
         self.hub = live.hub
         self.clock = clock
         self.ids = ids
         self.settings = settings
+        self.limiter = limiter
     }
 
     /// The router that serves `GET /v1/ws` upgrades.
     public func buildRouter() -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
-        router.add(middleware: GatewayAuthMiddleware(authenticator: authenticator))
+        router.add(middleware: GatewayAuthMiddleware(authenticator: authenticator, limiter: limiter))
         router.ws("/v1/ws") { _, context in
             context.user == nil ? .dontUpgrade : .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
@@ -94,6 +96,7 @@ public struct Gateway: Sendable {
 struct GatewayAuthMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let authenticator: Authenticator
+    let limiter: any ActionRateLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var credential: String?
@@ -106,6 +109,8 @@ struct GatewayAuthMiddleware: RouterMiddleware {
             guard let credential else { throw ParleyError.missingCredentials() }
             let principal = try await authenticator.authenticate(bearer: credential)
             guard case .user(let user, let roles) = principal else { throw ParleyError.userTokenRequired() }
+            // Connecting counts as a login: reconnect storms from one user or address are throttled here.
+            try await limiter.check(.login, keys: RateLimitKeys(user: user, roles: roles, ip: context.channel.remoteAddress?.ipAddress))
             var context = context
             context.user = user
             context.roles = roles

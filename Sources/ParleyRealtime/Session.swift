@@ -21,6 +21,7 @@ final class Session: Sendable {
     let user: UserID
     let roles: Set<Role>
     let queue: OutboundQueue
+    let remoteIP: String?
     private let channel: any Channel
     private let phase = Mutex<Phase>(.awaitingHello)
     private let deviceName = Mutex<String?>(nil)
@@ -33,6 +34,7 @@ final class Session: Sendable {
         self.user = user
         self.roles = roles
         self.channel = channel
+        remoteIP = channel.remoteAddress?.ipAddress
         queue = OutboundQueue(capacity: queueCapacity)
         overflowFrame = FrameCodec.encode("resync_required", ["reason": "slow_consumer"])
     }

@@ -186,8 +186,12 @@ final class SessionHandler: Sendable {
         let kindName = try frame.optionalString("kind") ?? "text"
         guard let kind = ItemKind(rawValue: kindName) else { throw ParleyError.invalidField("kind", "unknown kind '\(kindName)'") }
         guard let body = frame.fields["body"] else { throw ParleyError.missingField("body") }
+        let conversationID = try frame.string("conversation_id")
+        try await gateway.limiter.check(.sendMessage, keys: RateLimitKeys(
+            user: user, roles: session.roles, ip: session.remoteIP, device: session.device, conversation: conversationID
+        ))
         let draft = try MessageDraft(
-            conversationID: try frame.string("conversation_id"), clientMsgID: try frame.optionalString("client_msg_id"), kind: kind,
+            conversationID: conversationID, clientMsgID: try frame.optionalString("client_msg_id"), kind: kind,
             body: body, replyTo: try frame.optionalString("reply_to"), mentions: try frame.stringArray("mentions"),
             forwardedFrom: try frame.optionalString("forwarded_from")
         )

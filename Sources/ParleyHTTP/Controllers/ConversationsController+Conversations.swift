@@ -44,7 +44,7 @@ extension ConversationsController {
     }
 
     func registerConversationRoutes(on routes: RouteTable) {
-        routes.add(.post, "/v1/conversations", policy: .userOrServer) { request, context in
+        routes.add(.post, "/v1/conversations", policy: .userOrServer, limit: .createConversation) { request, context in
             let body = try await request.decodeBody(CreateBody.self, context: context)
             let actor = try await actor(request, context)
             guard let type = ConversationType(rawValue: body.type) else {

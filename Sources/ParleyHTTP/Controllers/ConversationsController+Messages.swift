@@ -26,7 +26,7 @@ extension ConversationsController {
     static let defaultHistoryLimit = 50
 
     func registerMessageRoutes(on routes: RouteTable) {
-        routes.add(.post, "/v1/conversations/{conversation_id}/messages", policy: .userOrServer) { request, context in
+        routes.add(.post, "/v1/conversations/{conversation_id}/messages", policy: .userOrServer, limit: .sendMessage) { request, context in
             let body = try await request.decodeBody(SendBody.self, context: context)
             guard let kind = ItemKind(rawValue: body.kind) else {
                 throw ParleyError.invalidField("kind", "'\(body.kind)' is not a message kind")
