@@ -134,7 +134,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EventsTests",
-            dependencies: ["Events", "ParleyStorage", "ParleyTestSupport"],
+            dependencies: [
+                "Events", "ParleyStorage", "ParleyTestSupport", "ParleyOutbound",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

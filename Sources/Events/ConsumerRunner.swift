@@ -62,18 +62,25 @@ public final class ConsumerRunner: Service, Sendable {
     }
 
     /// Processes one batch; returns true when there may be more right away.
+    ///
+    /// The cursor is read and locked in the same transaction that runs the handler and moves it, so a
+    /// second runner of the same consumer (another node) waits, then starts after this batch.
     @discardableResult
     public func step(_ consumer: any EventConsumer) async throws -> Bool {
-        let cursor = try await log.cursor(of: consumer.name)
-        // Read all types so the cursor can move past events the consumer ignores.
-        let batch = try await log.read(after: cursor, limit: batchSize)
-        guard let last = batch.last else { return false }
-        let wanted = consumer.types.map { types in batch.filter { types.contains($0.type) } } ?? batch
+        // A cheap look first: an idle consumer must not open (and commit) a write transaction every poll,
+        // which would also wake everything that waits for commits.
+        guard try await log.headPosition() > log.cursor(of: consumer.name) else { return false }
         let now = clock.now()
-        try await database.transaction { sql in
+        let batchSize = self.batchSize
+        return try await database.transaction { sql in
+            let cursor = try await log.lockCursor(of: consumer.name, at: now, on: sql)
+            // Read all types so the cursor can move past events the consumer ignores.
+            let batch = try await log.read(after: cursor, limit: batchSize, on: sql)
+            guard let last = batch.last else { return false }
+            let wanted = consumer.types.map { types in batch.filter { types.contains($0.type) } } ?? batch
             if !wanted.isEmpty { try await consumer.handle(wanted, on: sql) }
             try await log.commit(consumer: consumer.name, position: last.position, at: now, on: sql)
+            return batch.count == batchSize
         }
-        return batch.count == batchSize
     }
 }

@@ -68,14 +68,19 @@ public struct EventLog: EventOutbox {
 
     /// Events after `position`, oldest first, at most `limit`; optionally only the given types.
     public func read(after position: Int64, limit: Int, types: Set<String>? = nil) async throws -> [EventEnvelope] {
+        try await read(after: position, limit: limit, types: types, on: database.sql)
+    }
+
+    /// Reads like `read(after:limit:types:)`, on the caller's connection or transaction.
+    public func read(after position: Int64, limit: Int, types: Set<String>? = nil, on sql: any SQLDatabase) async throws -> [EventEnvelope] {
         let rows: [any SQLRow]
         if let types, !types.isEmpty {
             let list = SQLList(types.sorted().map { SQLBind($0) })
-            rows = try await database.sql.raw("""
+            rows = try await sql.raw("""
                 SELECT * FROM events_log WHERE position > \(bind: position) AND type IN (\(list)) ORDER BY position LIMIT \(bind: limit)
                 """).all()
         } else {
-            rows = try await database.sql.raw("""
+            rows = try await sql.raw("""
                 SELECT * FROM events_log WHERE position > \(bind: position) ORDER BY position LIMIT \(bind: limit)
                 """).all()
         }
@@ -91,6 +96,19 @@ public struct EventLog: EventOutbox {
     /// The durable cursor of a named consumer; 0 when it has never committed one.
     public func cursor(of consumer: String) async throws -> Int64 {
         let row = try await database.sql.raw("SELECT position FROM events_consumers WHERE name = \(bind: consumer)").first()
+        return try row?.decode(column: "position", as: Int64.self) ?? 0
+    }
+
+    /// A consumer's cursor, locked until the caller's transaction ends, so two runners of the same consumer
+    /// (on two nodes) take turns instead of handling the same events twice. Creates the cursor at 0 if needed.
+    public func lockCursor(of consumer: String, at now: Date, on sql: any SQLDatabase) async throws -> Int64 {
+        try await sql.raw("""
+            INSERT INTO events_consumers (name, position, updated_at) VALUES (\(bind: consumer), 0, \(bind: now.unixMilliseconds))
+            ON CONFLICT (name) DO NOTHING
+            """).run()
+        let row = try await sql.raw("""
+            SELECT position FROM events_consumers WHERE name = \(bind: consumer)\(unsafeRaw: database.engine.forUpdate)
+            """).first()
         return try row?.decode(column: "position", as: Int64.self) ?? 0
     }
 

@@ -77,3 +77,15 @@ public struct PermanentJobFailure: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension ParleyError {
+    public static func jobNotFound(_ id: String) -> ParleyError {
+        ParleyError(.notFound, code: "jobs.job_not_found", message: "No job '\(id)'.", details: ["job_id": .string(id)])
+    }
+
+    /// Retrying or discarding a job is refused in a state where it makes no sense.
+    public static func jobState(_ id: String, state: Job.State, action: String) -> ParleyError {
+        ParleyError(.conflict, code: "jobs.invalid_state", message: "Job '\(id)' is \(state.rawValue); it cannot be \(action) now.",
+                    details: ["job_id": .string(id), "state": .string(state.rawValue)])
+    }
+}

@@ -160,6 +160,20 @@ public struct JobQueue: Sendable {
         }
     }
 
+    /// Makes every running job claimable again. Only for SQLite at worker start: there a single process
+    /// runs jobs, so anything still `running` belonged to a process that died.
+    @discardableResult
+    public func releaseOrphanedJobs() async throws -> Int {
+        guard database.engine == .sqlite else { return 0 }
+        let now = clock.now().unixMilliseconds
+        return try await database.transaction { sql in
+            try await sql.raw("""
+                UPDATE events_jobs SET state = 'available', locked_by = NULL, locked_until = NULL, run_at = \(bind: now),
+                    updated_at = \(bind: now) WHERE state = 'running' RETURNING id
+                """).all().count
+        }
+    }
+
     public func job(_ id: String) async throws -> Job? {
         try await database.sql.raw("SELECT * FROM events_jobs WHERE id = \(bind: id)").first().map(Self.decode)
     }

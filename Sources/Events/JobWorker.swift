@@ -16,6 +16,10 @@ public protocol JobHandler: Sendable {
 
 /// Claims jobs and runs them with bounded concurrency, as a Service.
 ///
+/// On SQLite exactly one process may run workers (`parley serve`, or one `parley worker`): at start it
+/// takes over jobs left `running` by a crashed predecessor. On PostgreSQL any number may run; a crashed
+/// worker's jobs are claimed again when their leases expire.
+///
 /// It wakes on local commits and, on PostgreSQL, on `NOTIFY parley_jobs` from other processes; it
 /// also polls, and sleeps no longer than until the next scheduled retry.
 public final class JobWorker: Service, Sendable {
@@ -46,6 +50,8 @@ public final class JobWorker: Service, Sendable {
 
     public func run() async throws {
         let kinds = Set(handlers.keys)
+        let released = try await queue.releaseOrphanedJobs()
+        if released > 0 { logger.notice("released jobs of a previous process", metadata: ["count": .stringConvertible(released)]) }
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -84,7 +90,9 @@ public final class JobWorker: Service, Sendable {
                 for job in claimed {
                     inFlight.add(1, ordering: .relaxed)
                     running.addTask {
-                        await self.execute(job)
+                        // An attempt runs to its end even when shutdown cancels the loop: cut off halfway, it would
+                        // run again after its lease expires (at least once, but needlessly twice).
+                        await Task { await self.execute(job) }.value
                         self.inFlight.subtract(1, ordering: .relaxed)
                         self.finished.add(1, ordering: .relaxed)
                         self.wakeups.notify()

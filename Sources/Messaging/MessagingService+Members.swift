@@ -28,13 +28,15 @@ extension MessagingService {
         }
     }
 
-    /// Adds users to a group (owners and admins). Their history starts at the `member_added` item.
+    /// Adds (invites) users to a group: owners and admins, or any member when the group lets members invite.
+    /// Their history starts at the `member_added` item.
     public func addMembers(_ conversationID: String, users newMembers: [UserID], by actor: MessagingActor) async throws -> Item {
         let wanted = Array(Set(newMembers)).sorted()
         guard !wanted.isEmpty else { throw ParleyError.invalidField("members", "name at least one user") }
         try await requireActive(wanted)
         let now = clock.now()
-        return try await administer(conversationID, by: actor, needs: .admin, action: "add members") { sql, conversation, _ in
+        return try await administer(conversationID, by: actor, needs: .member, action: "add members") { sql, conversation, acting in
+            if let acting, acting.role < .admin, !conversation.membersCanInvite { throw ParleyError.notAllowed("add members", needs: .admin) }
             let current = Set(try await store.activeMembers(conversationID, on: sql).map(\.userID))
             let added = wanted.filter { !current.contains($0) }
             guard current.count + added.count <= settings.maxGroupMembers else { throw ParleyError.tooManyMembers }
@@ -138,7 +140,8 @@ extension MessagingService {
 
     /// Changes a group's name, avatar or description (owners and admins).
     public func updateInfo(
-        _ conversationID: String, name: String?, avatarURL: String??, description: String?, by actor: MessagingActor
+        _ conversationID: String, name: String?, avatarURL: String??, description: String?, membersCanInvite: Bool? = nil,
+        by actor: MessagingActor
     ) async throws -> Item {
         let now = clock.now()
         return try await administer(conversationID, by: actor, needs: .admin, action: "change the group's details") { sql, conversation, _ in
@@ -146,10 +149,13 @@ extension MessagingService {
             let newAvatar = avatarURL ?? conversation.avatarURL
             let newDescription = description ?? conversation.description
             try Self.validateInfo(name: newName, avatarURL: newAvatar, description: newDescription)
-            try await store.updateConversationInfo(conversationID, name: newName, avatarURL: newAvatar, description: newDescription, on: sql)
+            let invite = membersCanInvite ?? conversation.membersCanInvite
+            try await store.updateConversationInfo(conversationID, name: newName, avatarURL: newAvatar, description: newDescription,
+                                                   membersCanInvite: invite, on: sql)
             return try await store.appendItem(
                 conversationID: conversationID, kind: .updated, senderID: actor.senderID,
-                body: ["name": .string(newName), "avatar_url": newAvatar.map { .string($0) } ?? .null, "description": .string(newDescription)],
+                body: ["name": .string(newName), "avatar_url": newAvatar.map { .string($0) } ?? .null, "description": .string(newDescription),
+                       "members_can_invite": .bool(invite)],
                 eventType: "conversation.updated", actor: actor.label, at: now, on: sql
             )
         }

@@ -126,7 +126,7 @@ public struct MessagingService: Sendable {
     /// A new group (or broadcast group) owned by `owner`, with `members` as plain members.
     public func createGroup(
         by actor: MessagingActor, owner: UserID, type: ConversationType, name: String, avatarURL: String?, description: String,
-        members: [UserID]
+        members: [UserID], membersCanInvite: Bool = false
     ) async throws -> Conversation {
         guard type != .direct else { throw ParleyError.invalidField("type", "use a direct conversation for two people") }
         try Self.validateInfo(name: name, avatarURL: avatarURL, description: description)
@@ -137,7 +137,7 @@ public struct MessagingService: Sendable {
         return try await database.transaction { sql in
             let conversation = Conversation(id: ids.next(prefix: "c_"), type: type, name: name, avatarURL: avatarURL,
                                             description: description, createdBy: actor.senderID, createdAt: now, lastSeq: 0,
-                                            lastActivityAt: now, dissolvedAt: nil)
+                                            lastActivityAt: now, dissolvedAt: nil, membersCanInvite: membersCanInvite)
             try await store.insertConversation(conversation, directKey: nil, on: sql)
             try await store.upsertMembers(conversation.id, [(owner, .owner)] + others.map { ($0, .member) }, visibleAfterSeq: 0, at: now, on: sql)
             _ = try await store.appendItem(

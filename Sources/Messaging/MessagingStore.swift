@@ -104,6 +104,9 @@ struct MessagingStore: Sendable {
                 "CREATE TABLE messaging_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
             ]
         },
+        Migration(2, "let groups allow members to invite") { _ in
+            ["ALTER TABLE messaging_conversations ADD COLUMN members_can_invite BOOLEAN NOT NULL DEFAULT FALSE"]
+        },
     ])
 
     // MARK: Conversations
@@ -111,10 +114,11 @@ struct MessagingStore: Sendable {
     func insertConversation(_ conversation: Conversation, directKey: String?, on sql: any SQLDatabase) async throws {
         try await sql.raw("""
             INSERT INTO messaging_conversations (id, type, name, avatar_url, description, direct_key, created_by, created_at,
-                last_seq, last_activity_at)
+                last_seq, last_activity_at, members_can_invite)
             VALUES (\(bind: conversation.id), \(bind: conversation.type.rawValue), \(bind: conversation.name), \(bind: conversation.avatarURL),
                 \(bind: conversation.description), \(bind: directKey), \(bind: conversation.createdBy),
-                \(bind: conversation.createdAt.unixMilliseconds), 0, \(bind: conversation.createdAt.unixMilliseconds))
+                \(bind: conversation.createdAt.unixMilliseconds), 0, \(bind: conversation.createdAt.unixMilliseconds),
+                \(bind: conversation.membersCanInvite))
             """).run()
     }
 
@@ -129,9 +133,12 @@ struct MessagingStore: Sendable {
             .decode(column: "id", as: String.self)
     }
 
-    func updateConversationInfo(_ id: String, name: String, avatarURL: String?, description: String, on sql: any SQLDatabase) async throws {
+    func updateConversationInfo(
+        _ id: String, name: String, avatarURL: String?, description: String, membersCanInvite: Bool, on sql: any SQLDatabase
+    ) async throws {
         try await sql.raw("""
-            UPDATE messaging_conversations SET name = \(bind: name), avatar_url = \(bind: avatarURL), description = \(bind: description)
+            UPDATE messaging_conversations SET name = \(bind: name), avatar_url = \(bind: avatarURL), description = \(bind: description),
+                members_can_invite = \(bind: membersCanInvite)
             WHERE id = \(bind: id)
             """).run()
     }
@@ -526,7 +533,8 @@ struct MessagingStore: Sendable {
             createdAt: try row.decodeDate("created_at"),
             lastSeq: try row.decode(column: "last_seq", as: Int64.self),
             lastActivityAt: try row.decodeDate("last_activity_at"),
-            dissolvedAt: try row.decodeOptionalDate("dissolved_at")
+            dissolvedAt: try row.decodeOptionalDate("dissolved_at"),
+            membersCanInvite: try row.decode(column: "members_can_invite", as: Bool.self)
         )
     }
 

@@ -70,6 +70,8 @@ public struct Conversation: Sendable, Equatable {
     public var lastSeq: Int64
     public var lastActivityAt: Date
     public var dissolvedAt: Date?
+    /// Whether plain members of a group may invite (add) people; otherwise only owners and admins can.
+    public var membersCanInvite: Bool = false
 }
 
 /// One member of a conversation.

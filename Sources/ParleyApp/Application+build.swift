@@ -27,6 +27,7 @@ public enum ParleyServer {
         UsersController(users: services.users, clock: services.clock).register(on: routes)
         TokensController(tokens: services.tokens, users: services.users, apiKeys: services.apiKeys).register(on: routes)
         ConversationsController(messaging: services.messaging, users: services.users).register(on: routes)
+        EventsAdminController(events: services.events, jobs: services.jobs, webhooks: services.webhooks).register(on: routes)
         return (router, routes)
     }
 
@@ -34,6 +35,7 @@ public enum ParleyServer {
         var builder = OpenAPIBuilder()
         builder.addFoundation()
         builder.addMessaging()
+        builder.addEventsAdmin()
         return builder
     }
 

@@ -186,3 +186,29 @@ import Testing
         }
     }
 }
+
+/// Invitations: who may add people to a group.
+@Suite struct InvitationContractTests {
+    @Test(arguments: TestDatabases.engines)
+    func membersInviteOnlyWhenTheGroupAllowsIt(engine: DatabaseEngine) async throws {
+        try await MessagingFixture.run(engine) { fixture in
+            let people = try await fixture.makeUsers("owner", "member", "guest")
+            let (owner, member, guest) = (people[0], people[1], people[2])
+            let messaging = fixture.service
+            let group = try await messaging.createGroup(by: .user(owner), owner: owner, type: .group, name: "G", avatarURL: nil,
+                                                        description: "", members: [member])
+            #expect(!group.membersCanInvite)
+            do {
+                _ = try await messaging.addMembers(group.id, users: [guest], by: .user(member))
+                Issue.record("a plain member added someone to a closed group")
+            } catch let error as ParleyError {
+                #expect(error.code == "messaging.insufficient_role")
+            }
+            _ = try await messaging.updateInfo(group.id, name: nil, avatarURL: nil, description: nil, membersCanInvite: true, by: .user(owner))
+            let added = try await messaging.addMembers(group.id, users: [guest], by: .user(member))
+            #expect(added.kind == .memberAdded)
+            let members = try await messaging.members(group.id, for: .user(owner)).map(\.userID)
+            #expect(members.contains(guest))
+        }
+    }
+}

@@ -62,14 +62,15 @@ import Testing
         }
     }
 
-    /// Starts `parley serve --port 0` on a fresh data folder and waits for its "listening" log line.
-    static func startServer() async throws -> RunningServer {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-e2e-\(UUID().uuidString)")
+    /// Starts `parley serve --port 0` (on a fresh data folder unless one is given) and waits for its "listening" log line.
+    static func startServer(dataDirectory: URL? = nil, environment extra: [String: String] = [:]) async throws -> RunningServer {
+        let folder = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("parley-e2e-\(UUID().uuidString)")
         let process = Process()
         process.executableURL = binary
         process.arguments = ["serve", "--port", "0", "--data-dir", folder.path]
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "PARLEY_DATABASE_URL")
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         let pipe = Pipe()
         process.standardError = pipe

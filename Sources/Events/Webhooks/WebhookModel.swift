@@ -53,11 +53,21 @@ public struct WebhookSettings: Sendable {
 }
 
 extension ParleyError {
-    static func webhookNotFound(_ id: String) -> ParleyError {
+    public static func webhookNotFound(_ id: String) -> ParleyError {
         ParleyError(.notFound, code: "webhooks.endpoint_not_found", message: "No webhook endpoint '\(id)'.", details: ["endpoint_id": .string(id)])
     }
 
-    static func deliveryNotFound(_ id: String) -> ParleyError {
+    public static func deliveryNotFound(_ id: String) -> ParleyError {
         ParleyError(.notFound, code: "webhooks.delivery_not_found", message: "No webhook delivery '\(id)'.", details: ["delivery_id": .string(id)])
+    }
+
+    public static func deliveryInFlight(_ id: String) -> ParleyError {
+        ParleyError(.conflict, code: "webhooks.delivery_in_flight", message: "Delivery '\(id)' is being attempted right now; replay it afterwards.",
+                    details: ["delivery_id": .string(id)])
+    }
+
+    public static func endpointDisabled(_ id: String) -> ParleyError {
+        ParleyError(.conflict, code: "webhooks.endpoint_disabled", message: "Webhook endpoint '\(id)' is disabled; enable it before replaying.",
+                    details: ["endpoint_id": .string(id)])
     }
 }

@@ -93,8 +93,8 @@ public struct WebhookService: Sendable {
               parsed.host != nil else { throw ParleyError.invalidField("url", "an absolute http(s) URL") }
         guard description.count <= 500 else { throw ParleyError.fieldTooLong("description", limit: 500) }
         guard eventTypes.count <= 100 else { throw ParleyError.invalidField("event_types", "at most 100") }
-        for type in eventTypes where type.isEmpty || type.utf8.count > 100 || type.contains(" ") {
-            throw ParleyError.invalidField("event_types", "'\(type)' is not an event type or prefix pattern")
+        for type in eventTypes where !EventCatalog.isKnown(pattern: type) {
+            throw ParleyError.invalidField("event_types", "'\(type)' is not a known event type or a `prefix.*` pattern of one")
         }
     }
 
@@ -201,9 +201,12 @@ public struct WebhookService: Sendable {
         return Page(items: rows, nextCursor: next)
     }
 
-    /// Sends one delivery again, from a fresh set of attempts, whatever its state.
+    /// Sends one delivery again, from a fresh set of attempts, whatever its state. Refused while an attempt
+    /// is in flight (`webhooks.delivery_in_flight`) and while its endpoint is disabled (`webhooks.endpoint_disabled`).
     public func replay(delivery id: String) async throws -> WebhookDelivery {
-        _ = try await delivery(id)
+        let current = try await delivery(id)
+        if let endpoint = try? await endpoint(current.endpointID), !endpoint.enabled { throw ParleyError.endpointDisabled(endpoint.id) }
+        if try await jobs.job(uniqueKey: "webhook:\(id)")?.state == .running { throw ParleyError.deliveryInFlight(id) }
         try await database.transaction { sql in
             try await sql.raw("UPDATE events_webhook_deliveries SET state = 'pending', attempts = 0 WHERE id = \(bind: id)").run()
         }
@@ -217,10 +220,12 @@ public struct WebhookService: Sendable {
     }
 
     /// Redelivers every event of a time range that the endpoint wants (creating deliveries it never had,
-    /// e.g. from before it subscribed). Returns how many deliveries were queued. At most 10,000 events.
+    /// e.g. from before it subscribed). Returns how many deliveries were queued (one in flight counts: it is
+    /// being sent). At most 10,000 events; refused while the endpoint is disabled.
     public func replay(endpoint id: String, from: Date, to: Date) async throws -> Int {
         guard from <= to else { throw ParleyError.invalidField("from", "must not be after 'to'") }
         let endpoint = try await self.endpoint(id)
+        guard endpoint.enabled else { throw ParleyError.endpointDisabled(id) }
         let rows = try await database.sql.raw("""
             SELECT * FROM events_log WHERE occurred_at >= \(bind: from.unixMilliseconds) AND occurred_at <= \(bind: to.unixMilliseconds)
             ORDER BY position LIMIT 10001
@@ -236,7 +241,11 @@ public struct WebhookService: Sendable {
                 SELECT id FROM events_webhook_deliveries WHERE endpoint_id = \(bind: id) AND event_id = \(bind: event.id)
                 """).first()?.decode(column: "id", as: String.self)
             if let existing {
-                _ = try await replay(delivery: existing)
+                do {
+                    _ = try await replay(delivery: existing)
+                } catch let error as ParleyError where error.code == ParleyError.deliveryInFlight(existing).code {
+                    // Being sent right now: nothing to queue.
+                }
             } else {
                 try await database.transaction { sql in try await createDelivery(endpoint: id, event: event, on: sql) }
             }

@@ -6,28 +6,31 @@ import ParleyCore
 /// Creating, listing, reading, renaming and dissolving conversations, and a member's own settings.
 extension ConversationsController {
     struct CreateBody: RequestBody {
-        static let fields: Set<String> = ["type", "name", "avatar_url", "description", "members", "owner"]
+        static let fields: Set<String> = ["type", "name", "avatar_url", "description", "members", "owner", "members_can_invite"]
         let type: String
         let name: String?
         let avatar_url: String?
         let description: String?
         let members: [UserID]?
         let owner: UserID?
+        let members_can_invite: Bool?
     }
 
     /// A partial update. `avatar_url: null` clears the avatar, so absent and null are told apart.
     struct UpdateBody: RequestBody {
-        static let fields: Set<String> = ["name", "avatar_url", "description"]
+        static let fields: Set<String> = ["name", "avatar_url", "description", "members_can_invite"]
         let name: String?
         let avatarURL: String??
         let description: String?
+        let membersCanInvite: Bool?
 
-        enum CodingKeys: String, CodingKey { case name, avatar_url, description }
+        enum CodingKeys: String, CodingKey { case name, avatar_url, description, members_can_invite }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             name = try container.decodeIfPresent(String.self, forKey: .name)
             description = try container.decodeIfPresent(String.self, forKey: .description)
+            membersCanInvite = try container.decodeIfPresent(Bool.self, forKey: .members_can_invite)
             if container.contains(.avatar_url) {
                 let cleared = try container.decodeNil(forKey: .avatar_url)
                 avatarURL = .some(cleared ? nil : try container.decode(String.self, forKey: .avatar_url))
@@ -66,12 +69,13 @@ extension ConversationsController {
         }
         routes.add(.patch, "/v1/conversations/{conversation_id}", policy: .userOrServer) { request, context in
             let body = try await request.decodeBody(UpdateBody.self, context: context)
-            guard body.name != nil || body.avatarURL != nil || body.description != nil else {
-                throw ParleyError.invalidField("body", "name at least one of name, avatar_url and description")
+            guard body.name != nil || body.avatarURL != nil || body.description != nil || body.membersCanInvite != nil else {
+                throw ParleyError.invalidField("body", "name at least one of name, avatar_url, description and members_can_invite")
             }
             let actor = try await actor(request, context)
             let id = try context.conversationID
-            _ = try await messaging.updateInfo(id, name: body.name, avatarURL: body.avatarURL, description: body.description, by: actor)
+            _ = try await messaging.updateInfo(id, name: body.name, avatarURL: body.avatarURL, description: body.description,
+                                               membersCanInvite: body.membersCanInvite, by: actor)
             return try JSONBody.response(try await conversationJSON(id, for: actor))
         }
         routes.add(.post, "/v1/conversations/{conversation_id}/dissolve", policy: .userOrServer) { request, context in
@@ -127,7 +131,7 @@ extension ConversationsController {
         }
         let conversation = try await messaging.createGroup(
             by: actor, owner: owner, type: type, name: name, avatarURL: body.avatar_url, description: body.description ?? "",
-            members: body.members ?? []
+            members: body.members ?? [], membersCanInvite: body.members_can_invite ?? false
         )
         return conversation.id
     }

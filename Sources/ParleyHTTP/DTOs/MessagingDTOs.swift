@@ -38,6 +38,7 @@ public enum MessagingWire {
             "last_seq": .int(Int(conversation.lastSeq)),
             "last_activity_at": .string(Timestamp.format(conversation.lastActivityAt)),
             "dissolved": .bool(conversation.dissolvedAt != nil),
+            "members_can_invite": .bool(conversation.membersCanInvite),
             "member_count": .int(summary.memberCount),
             "last_message": summary.lastMessage.map(item) ?? .null,
             "peer": summary.peer.map { .string($0.rawValue) } ?? .null,

@@ -82,7 +82,7 @@ extension OpenAPIBuilder {
                 "id": Schema.string, "type": Schema.enumeration(ConversationType.allCases.map(\.rawValue)), "name": Schema.string,
                 "avatar_url": Schema.nullableString, "description": Schema.string, "created_by": Schema.string,
                 "created_at": Schema.timestamp, "last_seq": Schema.integer, "last_activity_at": Schema.timestamp,
-                "dissolved": Schema.boolean, "member_count": Schema.integer,
+                "dissolved": Schema.boolean, "members_can_invite": Schema.boolean, "member_count": Schema.integer,
                 "last_message": .object(["oneOf": .array([item, .object(["type": "null"])])]),
                 "peer": Schema.nullableString,
                 "unread_count": Schema.integer, "read_seq": Schema.integer, "role": Schema.enumeration(MemberRole.allCases.map(\.rawValue)),
@@ -94,9 +94,10 @@ extension OpenAPIBuilder {
                 "type": Schema.enumeration(ConversationType.allCases.map(\.rawValue)), "name": Schema.string, "avatar_url": Schema.string,
                 "description": Schema.string, "members": Schema.array(Schema.string),
                 "owner": .object(["type": "string", "description": "Groups created by an API key without Parley-Act-As need an owner."]),
+                "members_can_invite": .object(["type": "boolean", "description": "Let plain members add (invite) people; default false."]),
             ], required: ["type", "members"]),
             "ConversationUpdate": Schema.object([
-                "name": Schema.string, "avatar_url": Schema.nullableString, "description": Schema.string,
+                "name": Schema.string, "avatar_url": Schema.nullableString, "description": Schema.string, "members_can_invite": Schema.boolean,
             ]),
             "ConversationSettings": Schema.object(["muted": Schema.boolean, "pinned": Schema.boolean]),
             "Member": Schema.object([

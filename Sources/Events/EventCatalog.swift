@@ -1,0 +1,42 @@
+/// Every event type Parley writes to the log today, with what it means: what webhooks may subscribe to
+/// and what `GET /v1/admin/events/types` lists. A context that starts writing a new type adds it here.
+public enum EventCatalog {
+    public struct Entry: Sendable, Equatable {
+        public let type: String
+        public let description: String
+    }
+
+    public static let entries: [Entry] = [
+        Entry(type: "user.created", description: "The platform created a user."),
+        Entry(type: "user.updated", description: "The platform replaced a user's profile."),
+        Entry(type: "user.deactivated", description: "A user was deactivated; their tokens stopped working."),
+        Entry(type: "user.reactivated", description: "A deactivated user was reactivated."),
+        Entry(type: "conversation.created", description: "A direct conversation, group or broadcast group was created."),
+        Entry(type: "conversation.updated", description: "A group's name, avatar or description changed."),
+        Entry(type: "conversation.member_added", description: "Members were added to a conversation."),
+        Entry(type: "conversation.member_removed", description: "A member was removed from a conversation."),
+        Entry(type: "conversation.member_left", description: "A member left a conversation."),
+        Entry(type: "conversation.role_changed", description: "A member became an admin or a plain member."),
+        Entry(type: "conversation.member_muted", description: "A member was muted (or unmuted) in a conversation."),
+        Entry(type: "conversation.owner_transferred", description: "A group's ownership passed to another member."),
+        Entry(type: "conversation.dissolved", description: "A group was dissolved; its history stays."),
+        Entry(type: "conversation.read", description: "A member's read position moved forward."),
+        Entry(type: "message.created", description: "A message was sent."),
+        Entry(type: "message.edited", description: "A message's body was edited."),
+        Entry(type: "message.recalled", description: "A message was recalled for everyone."),
+        Entry(type: "message.reaction_added", description: "A user reacted to a message."),
+        Entry(type: "message.reaction_removed", description: "A user removed their reaction to a message."),
+        Entry(type: "message.pinned", description: "A message was pinned."),
+        Entry(type: "message.unpinned", description: "A message was unpinned."),
+    ]
+
+    public static let types: Set<String> = Set(entries.map(\.type))
+
+    /// Whether `pattern` names a known type exactly, or is `prefix.*` where some known type starts with `prefix.`.
+    public static func isKnown(pattern: String) -> Bool {
+        if types.contains(pattern) { return true }
+        guard pattern.hasSuffix(".*"), pattern.count > 2 else { return false }
+        let prefix = String(pattern.dropLast(1))
+        return types.contains { $0.hasPrefix(prefix) }
+    }
+}
