@@ -72,6 +72,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "Moderation",
+            dependencies: [
+                "ParleyCore", "ParleyStorage",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Transports.
         .target(
             name: "ParleyOutbound",
@@ -81,7 +91,7 @@ let package = Package(
         .target(
             name: "ParleyHTTP",
             dependencies: [
-                "ParleyCore", "ParleyStorage", "Identity", "Messaging", "Events",
+                "ParleyCore", "ParleyStorage", "Identity", "Messaging", "Events", "Moderation",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -141,6 +151,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ModerationTests",
+            dependencies: ["Moderation", "Events", "Identity", "ParleyStorage", "ParleyTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ParleyAppTests",
             dependencies: [
                 "ParleyApp", "ParleyTestSupport",
@@ -152,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "ParleyRealtimeTests",
             dependencies: [
-                "ParleyApp", "ParleyRealtime", "Messaging", "ParleyTestSupport",
+                "ParleyApp", "ParleyRealtime", "Messaging", "Moderation", "ParleyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],

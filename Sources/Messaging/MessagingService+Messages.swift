@@ -210,6 +210,14 @@ extension MessagingService {
         }
     }
 
+    /// A message `viewer` can see (an active member, after their join), for reports: nil otherwise.
+    public func visibleMessage(_ id: String, to viewer: UserID) async throws -> Item? {
+        guard let item = try await store.item(id: id, on: database.sql), item.kind.isMessage,
+              let (member, active) = try await store.member(item.conversationID, viewer, on: database.sql), active,
+              item.seq > member.visibleAfterSeq else { return nil }
+        return item
+    }
+
     func message(_ id: String, in conversationID: String, on sql: any SQLDatabase) async throws -> Item {
         guard let item = try await store.item(id: id, on: sql), item.conversationID == conversationID, item.kind.isMessage else {
             throw ParleyError.messageNotFound(id)

@@ -20,7 +20,7 @@ public enum ParleyServer {
         router.add(middleware: AccessLogMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AuthMiddleware(authenticator: services.authenticator))
-        let routes = RouteTable(router: router)
+        let routes = RouteTable(router: router, limiter: services.rateLimiter)
         let openAPIText = openAPIDocumentText()
         SystemController(isReady: { await services.database.isReachable() }, metrics: metrics, openAPI: { openAPIText })
             .register(on: routes)
@@ -28,6 +28,8 @@ public enum ParleyServer {
         TokensController(tokens: services.tokens, users: services.users, apiKeys: services.apiKeys).register(on: routes)
         ConversationsController(messaging: services.messaging, users: services.users).register(on: routes)
         EventsAdminController(events: services.events, jobs: services.jobs, webhooks: services.webhooks).register(on: routes)
+        ModerationController(service: services.moderation, overrides: services.rateLimitOverrides, limiter: services.rateLimiter)
+            .register(on: routes)
         return (router, routes)
     }
 
@@ -36,6 +38,7 @@ public enum ParleyServer {
         builder.addFoundation()
         builder.addMessaging()
         builder.addEventsAdmin()
+        builder.addModeration()
         return builder
     }
 
@@ -59,7 +62,7 @@ public enum ParleyServer {
         let live = LiveFanout(events: services.events, messaging: services.messaging, database: services.database,
                               clock: services.clock, logger: logger)
         let gateway = Gateway(authenticator: services.authenticator, messaging: services.messaging, live: live, clock: services.clock,
-                              ids: services.ids, settings: gatewaySettings)
+                              ids: services.ids, settings: gatewaySettings, limiter: services.rateLimiter)
         metrics.registerGauge("parley_ws_connections", help: "Open WebSocket connections on this node.") { Double(live.connectionCount) }
         metrics.registerGauge("parley_ws_online_users", help: "Users with at least one connection on this node.") {
             Double(live.onlineUserCount)

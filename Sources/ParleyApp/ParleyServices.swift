@@ -4,8 +4,10 @@ import Foundation
 import Identity
 import Logging
 import Messaging
+import Moderation
 import ParleyOutbound
 import ServiceLifecycle
+import Synchronization
 import ParleyCore
 import ParleyStorage
 
@@ -22,6 +24,9 @@ public struct ParleyServices: Sendable {
     public let tokens: TokenService
     public let authenticator: Authenticator
     public let messaging: MessagingService
+    public let moderation: ModerationService
+    public let rateLimiter: GCRARateLimiter
+    public let rateLimitOverrides: RateLimitOverrideStore
     public let jobs: JobQueue
     public let webhooks: WebhookService
     public let http: any OutboundHTTP
@@ -30,6 +35,7 @@ public struct ParleyServices: Sendable {
     public static let migrations: [MigrationGroup] = [
         EventLog.migrations,
         SQLUserStore.migrations,
+        ModerationService.migrations,
         MessagingService.migrations,
         JobQueue.migrations,
         WebhookService.migrations,
@@ -39,6 +45,7 @@ public struct ParleyServices: Sendable {
                 clock: any WallClock = SystemWallClock(), ids: (any IDGenerator)? = nil,
                 messagingSettings: MessagingSettings = MessagingSettings(), http: any OutboundHTTP = AsyncHTTPOutbound(),
                 beforeSendHook: BeforeSendHookSettings? = nil, backoff: Backoff = Backoff(), webhookSettings: WebhookSettings = WebhookSettings(),
+                floodSettings: FloodSettings? = FloodSettings(), textScreens: [any TextScreen] = [],
                 logger: Logger = Logger(label: "parley")) {
         let ids = ids ?? SortableIDGenerator(clock: clock)
         self.database = database
@@ -50,10 +57,20 @@ public struct ParleyServices: Sendable {
         tokens = TokenService(secret: secret, platformKeys: platformKeys, platformIssuer: platformIssuer, clock: clock, ids: ids)
         authenticator = Authenticator(tokens: tokens, apiKeys: apiKeys, users: users)
         self.http = http
-        var policies: [any ContentPolicy] = []
+        // Messaging and Moderation need each other (held messages are published, removed ones recalled), so
+        // Moderation gets an adapter that is bound to Messaging once both exist.
+        let messagingAdapter = MessagingModerationAdapter()
+        moderation = ModerationService(database: database, ids: ids, clock: clock, publishers: [messagingAdapter],
+                                       remover: messagingAdapter, resolver: messagingAdapter, logger: logger)
+        rateLimitOverrides = RateLimitOverrideStore(database: database, audit: moderation.audit)
+        rateLimiter = GCRARateLimiter(clock: clock, overrides: rateLimitOverrides)
+        // The pipeline of DESIGN §7: Parley's own risk control first, then the platform's before-send hook.
+        let flood = floodSettings.map { FloodDetector(settings: $0, clock: clock) }
+        var policies: [any ContentPolicy] = [ModerationPolicy(service: moderation, screens: textScreens, flood: flood)]
         if let beforeSendHook { policies.append(BeforeSendHook(settings: beforeSendHook, http: http, logger: logger)) }
         messaging = MessagingService(database: database, outbox: events, users: IdentityUserDirectory(users: users), clock: clock,
-                                     ids: ids, settings: messagingSettings, policy: ContentPolicyChain(policies))
+                                     ids: ids, settings: messagingSettings, policy: ContentPolicyChain(policies), blocks: moderation.blocks)
+        messagingAdapter.bind(messaging)
         jobs = JobQueue(database: database, ids: ids, clock: clock, backoff: backoff)
         webhooks = WebhookService(database: database, jobs: jobs, ids: ids, clock: clock, settings: webhookSettings)
     }
@@ -109,5 +126,42 @@ struct IdentityUserDirectory: UserDirectory {
 
     func activeUsers(among ids: [UserID]) async throws -> Set<UserID> {
         try await users.activeUsers(among: ids)
+    }
+}
+
+/// Moderation's hands in Messaging: publishing approved held messages, recalling removed ones, and
+/// looking up reported messages. Bound after both services exist.
+final class MessagingModerationAdapter: HeldContentPublisher, ContentRemover, ReportedContentResolver {
+    let kinds: Set<String> = ["message"]
+    private let messaging = Mutex<MessagingService?>(nil)
+
+    func bind(_ service: MessagingService) {
+        messaging.withLock { $0 = service }
+    }
+
+    private func service() throws -> MessagingService {
+        guard let service = messaging.withLock({ $0 }) else {
+            throw ParleyError(.unavailable, code: "moderation.not_wired", message: "Messaging is not available to moderation.")
+        }
+        return service
+    }
+
+    func publish(_ submission: ContentSubmission) async throws -> String {
+        try await service().publishHeld(submission).messageID
+    }
+
+    func remove(_ subject: ModerationSubject, actor: String) async throws {
+        guard let conversation = subject.conversationID else { throw ParleyError.missingField("conversation_id") }
+        do {
+            _ = try await service().recall(conversation, messageID: subject.id, by: .platform(label: actor))
+        } catch let error as ParleyError where error.code == "messaging.message_recalled" {
+            // Already gone: removing twice is fine.
+        }
+    }
+
+    func resolve(_ subject: ModerationSubject, reporter: UserID) async throws -> ReportedContent? {
+        guard subject.kind == .message, let item = try await service().visibleMessage(subject.id, to: reporter) else { return nil }
+        return ReportedContent(author: UserID.isValid(item.senderID) && item.senderID != "system" ? UserID(trusted: item.senderID) : nil,
+                               conversationID: item.conversationID)
     }
 }

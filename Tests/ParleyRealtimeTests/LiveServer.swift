@@ -5,6 +5,7 @@ import HummingbirdTesting
 import HummingbirdWSClient
 import Logging
 import Messaging
+import Moderation
 import NIOCore
 import ParleyApp
 import ParleyCore
@@ -20,14 +21,17 @@ struct LiveServer: Sendable {
     let port: Int
     let live: LiveFanout
 
+    /// `floodDetection: false` turns off Moderation's flood and duplicate checks, for tests that send many
+    /// messages quickly on purpose.
     static func run(
-        _ engine: DatabaseEngine, gateway: GatewaySettings = GatewaySettings(),
+        _ engine: DatabaseEngine, gateway: GatewaySettings = GatewaySettings(), floodDetection: Bool = true,
         _ body: @Sendable (LiveServer, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await TestDatabases.withConfiguration(engine) { configuration in
             let database = try await Database.open(configuration, logger: TestDatabases.logger)
             try await database.withRunningPool { database in
-                let services = ParleyServices(database: database, secret: SymmetricKey(size: .bits256))
+                let services = ParleyServices(database: database, secret: SymmetricKey(size: .bits256),
+                                              floodSettings: floodDetection ? FloodSettings() : nil)
                 _ = try await services.migrate()
                 let key = try await services.apiKeys.create(name: "server", scope: .server).plaintext
                 let (app, live) = ParleyServer.makeApplication(

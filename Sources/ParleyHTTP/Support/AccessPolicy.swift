@@ -13,6 +13,9 @@ public enum AccessPolicy: Sendable {
     case userWithRole(Role)
     /// An end user, or the platform's backend acting on a user's behalf with a `server` key.
     case userOrServer
+    /// An end user holding this role (or admin), or the platform's backend with an API key of at least this scope
+    /// (moderation tools the platform's own back office may drive).
+    case userWithRoleOrAPIKey(Role, APIKeyScope)
 
     /// Throws the `auth.*` error that explains why `principal` may not call the route.
     public func check(_ principal: Principal?) throws(ParleyError) {
@@ -39,6 +42,12 @@ public enum AccessPolicy: Sendable {
             }
         case .userOrServer:
             guard principal != nil else { throw ParleyError.missingCredentials() }
+        case .userWithRoleOrAPIKey(let role, let required):
+            switch principal {
+            case nil: throw ParleyError.missingCredentials()
+            case .apiKey(_, let scope): guard scope.covers(required) else { throw ParleyError.insufficientScope(required) }
+            case .user(_, let roles): guard roles.contains(role) || roles.contains(.admin) else { throw ParleyError.missingRole(role) }
+            }
         }
     }
 
@@ -50,6 +59,7 @@ public enum AccessPolicy: Sendable {
         case .user: "user token"
         case .userWithRole(let role): "user token with role \(role.rawValue)"
         case .userOrServer: "user token, or API key (scope server)"
+        case .userWithRoleOrAPIKey(let role, let scope): "user token with role \(role.rawValue), or API key (scope \(scope.rawValue))"
         }
     }
 }
