@@ -72,12 +72,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The sensitive-word engine: no server dependencies at all (its own module, with its own bench).
+        .target(name: "ModerationFilter", exclude: ["Data/LICENSE-OpenCC.txt"], swiftSettings: swiftSettings),
+        .executableTarget(name: "parley-filter-bench", dependencies: ["ModerationFilter"], swiftSettings: swiftSettings),
         .target(
             name: "Moderation",
             dependencies: [
-                "ParleyCore", "ParleyStorage",
+                "ParleyCore", "ParleyStorage", "ModerationFilter",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -150,6 +154,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "ModerationFilterTests", dependencies: ["ModerationFilter"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ModerationTests",
             dependencies: ["Moderation", "Events", "Identity", "ParleyStorage", "ParleyTestSupport"],

@@ -142,6 +142,22 @@ public enum ModerationMigrations {
                 """,
             ]
         },
+        Migration(2, "create sensitive-word dictionaries") { _ in
+            [
+                """
+                CREATE TABLE moderation_filter_words (
+                    scope TEXT NOT NULL,
+                    word TEXT NOT NULL,
+                    category TEXT NOT NULL,
+                    severity BIGINT NOT NULL,
+                    action TEXT NOT NULL,
+                    replacement TEXT,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (scope, word)
+                )
+                """,
+            ]
+        },
     ])
 }
 

@@ -30,6 +30,7 @@ public enum ParleyServer {
         EventsAdminController(events: services.events, jobs: services.jobs, webhooks: services.webhooks).register(on: routes)
         ModerationController(service: services.moderation, overrides: services.rateLimitOverrides, limiter: services.rateLimiter)
             .register(on: routes)
+        FilterController(words: services.sensitiveWords).register(on: routes)
         return (router, routes)
     }
 
@@ -39,6 +40,7 @@ public enum ParleyServer {
         builder.addMessaging()
         builder.addEventsAdmin()
         builder.addModeration()
+        builder.addFilter()
         return builder
     }
 
@@ -85,17 +87,20 @@ public enum ParleyServer {
         let dataDirectory = DataDirectory(path: configuration.dataDirectory)
         try dataDirectory.prepare()
         let secret = try dataDirectory.loadOrCreateSecret(environment: environment)
-        // Migrate on a short-lived connection first: the serving pool only runs inside the ServiceGroup.
-        let migrationDatabase = try await Database.open(configuration.database, logger: logger)
-        let applied = try await migrationDatabase.withRunningPool { database in
-            try await Migrator(database: database).migrate(ParleyServices.migrations)
-        }
-        if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": .array(applied.map { .string($0) })]) }
         let database = try await Database.open(configuration.database, logger: logger)
         let services = ParleyServices(
             database: database, secret: secret, platformKeys: try configuration.platformKeys(),
-            platformIssuer: configuration.platformJWTIssuer, beforeSendHook: configuration.beforeSendHook, logger: logger
+            platformIssuer: configuration.platformJWTIssuer, beforeSendHook: configuration.beforeSendHook,
+            filterDictionaryFile: configuration.filterDictionaryFile, logger: logger
         )
+        // Migrate (and load the filters) on a short-lived connection: the serving pool only runs inside the ServiceGroup.
+        let migrationDatabase = try await Database.open(configuration.database, logger: logger)
+        let applied = try await migrationDatabase.withRunningPool { migrating in
+            let applied = try await Migrator(database: migrating).migrate(ParleyServices.migrations)
+            try await services.sensitiveWords.reload(from: migrating)
+            return applied
+        }
+        if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": .array(applied.map { .string($0) })]) }
         let (app, live) = makeApplication(
             services: services, address: .hostname(configuration.host, port: configuration.port), logger: logger,
             onServerRunning: { channel in
@@ -137,7 +142,7 @@ extension ParleyServer {
         let database = try await Database.open(configuration.database, logger: logger)
         let services = ParleyServices(database: database, secret: secret, platformKeys: try configuration.platformKeys(),
                                       platformIssuer: configuration.platformJWTIssuer, beforeSendHook: configuration.beforeSendHook,
-                                      logger: logger)
+                                      filterDictionaryFile: configuration.filterDictionaryFile, logger: logger)
         logger.notice("Parley worker is running", metadata: ["worker_id": .string(workerID()), "database": .string(configuration.database.redacted)])
         return ServiceGroup(configuration: .init(
             services: [DatabasePoolService(database: database)]

@@ -25,6 +25,8 @@ public struct ParleyConfiguration: Sendable {
     public var beforeSendSecret: String?
     /// Jobs one process runs at once.
     public var workerConcurrency = 8
+    /// A sensitive-word dictionary file (`word⇥category⇥severity⇥action⇥replacement` per line).
+    public var filterDictionaryFile: String?
 
     public init() {}
 
@@ -67,6 +69,10 @@ public struct ParleyConfiguration: Sendable {
             }
         }
         if let secret = environment["PARLEY_BEFORE_SEND_SECRET"], !secret.isEmpty { beforeSendSecret = secret }
+        if let file = environment["PARLEY_FILTER_DICTIONARY"], !file.isEmpty {
+            guard FileManager.default.isReadableFile(atPath: file) else { throw ConfigurationError("PARLEY_FILTER_DICTIONARY: cannot read \(file)") }
+            filterDictionaryFile = file
+        }
         if let concurrency = environment["PARLEY_WORKER_CONCURRENCY"] {
             guard let value = Int(concurrency), (1...256).contains(value) else {
                 throw ConfigurationError("PARLEY_WORKER_CONCURRENCY must be 1 to 256")

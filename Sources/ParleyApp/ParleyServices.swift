@@ -27,6 +27,7 @@ public struct ParleyServices: Sendable {
     public let moderation: ModerationService
     public let rateLimiter: GCRARateLimiter
     public let rateLimitOverrides: RateLimitOverrideStore
+    public let sensitiveWords: SensitiveWords
     public let jobs: JobQueue
     public let webhooks: WebhookService
     public let http: any OutboundHTTP
@@ -45,7 +46,7 @@ public struct ParleyServices: Sendable {
                 clock: any WallClock = SystemWallClock(), ids: (any IDGenerator)? = nil,
                 messagingSettings: MessagingSettings = MessagingSettings(), http: any OutboundHTTP = AsyncHTTPOutbound(),
                 beforeSendHook: BeforeSendHookSettings? = nil, backoff: Backoff = Backoff(), webhookSettings: WebhookSettings = WebhookSettings(),
-                floodSettings: FloodSettings? = FloodSettings(), textScreens: [any TextScreen] = [],
+                floodSettings: FloodSettings? = FloodSettings(), filterDictionaryFile: String? = nil,
                 logger: Logger = Logger(label: "parley")) {
         let ids = ids ?? SortableIDGenerator(clock: clock)
         self.database = database
@@ -66,7 +67,10 @@ public struct ParleyServices: Sendable {
         rateLimiter = GCRARateLimiter(clock: clock, overrides: rateLimitOverrides)
         // The pipeline of DESIGN §7: Parley's own risk control first, then the platform's before-send hook.
         let flood = floodSettings.map { FloodDetector(settings: $0, clock: clock) }
-        var policies: [any ContentPolicy] = [ModerationPolicy(service: moderation, screens: textScreens, flood: flood)]
+        sensitiveWords = SensitiveWords(database: database, clock: clock, audit: moderation.audit, dictionaryFile: filterDictionaryFile)
+        var policies: [any ContentPolicy] = [
+            ModerationPolicy(service: moderation, screens: [SensitiveWordScreen(words: sensitiveWords)], flood: flood),
+        ]
         if let beforeSendHook { policies.append(BeforeSendHook(settings: beforeSendHook, http: http, logger: logger)) }
         messaging = MessagingService(database: database, outbox: events, users: IdentityUserDirectory(users: users), clock: clock,
                                      ids: ids, settings: messagingSettings, policy: ContentPolicyChain(policies), blocks: moderation.blocks)
@@ -81,11 +85,15 @@ public struct ParleyServices: Sendable {
             ConsumerRunner(log: events, consumers: [WebhookFanout(webhooks: webhooks)], database: database, clock: clock, logger: logger),
             JobWorker(queue: jobs, handlers: [WebhookDeliveryHandler(webhooks: webhooks, http: http)], database: database,
                       workerID: workerID, concurrency: concurrency, logger: logger),
+            SensitiveWordsReloader(words: sensitiveWords, logger: logger),
         ]
     }
 
+    /// Applies migrations and loads what the services keep in memory (the sensitive-word filters).
     public func migrate() async throws -> [String] {
-        try await Migrator(database: database).migrate(Self.migrations)
+        let applied = try await Migrator(database: database).migrate(Self.migrations)
+        try await sensitiveWords.reload()
+        return applied
     }
 }
 

@@ -83,7 +83,7 @@ public struct ModerationController: Sendable {
     // MARK: Users
 
     func registerUserRoutes(on routes: RouteTable) {
-        routes.add(.post, "/v1/reports", policy: .user) { request, context in
+        routes.add(.post, "/v1/reports", policy: .user, limit: .report) { request, context in
             let (user, roles) = try context.requireUser()
             let body = try await request.decodeBody(ReportBody.self, context: context)
             let category = try Self.parse(ReportCategory.self, body.category, field: "category")
