@@ -86,6 +86,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Contexts whose issues come later: their targets exist so the boundaries are fixed from the start.
+        .target(name: "Interactions", dependencies: ["ParleyCore", "ParleyStorage"], swiftSettings: swiftSettings),
+        .target(name: "Support", dependencies: ["ParleyCore", "ParleyStorage"], swiftSettings: swiftSettings),
+        .target(name: "Media", dependencies: ["ParleyCore", "ParleyStorage"], swiftSettings: swiftSettings),
+        .target(name: "Analytics", dependencies: ["ParleyCore", "ParleyStorage"], swiftSettings: swiftSettings),
+
         // Transports.
         .target(
             name: "ParleyOutbound",
