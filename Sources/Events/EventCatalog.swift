@@ -11,6 +11,7 @@ public enum EventCatalog {
         Entry(type: "user.updated", description: "The platform replaced a user's profile."),
         Entry(type: "user.deactivated", description: "A user was deactivated; their tokens stopped working."),
         Entry(type: "user.reactivated", description: "A deactivated user was reactivated."),
+        Entry(type: "user.connected", description: "A user's device opened a WebSocket connection and said hello."),
         Entry(type: "conversation.created", description: "A direct conversation, group or broadcast group was created."),
         Entry(type: "conversation.updated", description: "A group's name, avatar or description changed."),
         Entry(type: "conversation.member_added", description: "Members were added to a conversation."),

@@ -261,6 +261,8 @@ struct MessagingStore: Sendable {
             payload: [
                 "conversation_id": .string(conversationID), "seq": .int(Int(seq)), "item_id": .string(item.id),
                 "kind": .string(kind.rawValue), "sender_id": .string(senderID), "fanout": "item",
+                "reply_to": replyTo.map { .string($0) } ?? .null, "target_id": targetID.map { .string($0) } ?? .null,
+                "mentions": .array(mentions.map { .string($0) }),
             ],
             occurredAt: now
         ), on: sql)

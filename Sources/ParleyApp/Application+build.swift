@@ -64,7 +64,8 @@ public enum ParleyServer {
         let live = LiveFanout(events: services.events, messaging: services.messaging, database: services.database,
                               clock: services.clock, logger: logger)
         let gateway = Gateway(authenticator: services.authenticator, messaging: services.messaging, live: live, clock: services.clock,
-                              ids: services.ids, settings: gatewaySettings, limiter: services.rateLimiter)
+                              ids: services.ids, settings: gatewaySettings, limiter: services.rateLimiter,
+                              recordConnection: { user, device in await services.recordConnection(user: user, device: device, logger: logger) })
         metrics.registerGauge("parley_ws_connections", help: "Open WebSocket connections on this node.") { Double(live.connectionCount) }
         metrics.registerGauge("parley_ws_online_users", help: "Users with at least one connection on this node.") {
             Double(live.onlineUserCount)

@@ -79,6 +79,21 @@ public struct ParleyServices: Sendable {
         webhooks = WebhookService(database: database, jobs: jobs, ids: ids, clock: clock, settings: webhookSettings)
     }
 
+    /// Records that a user connected (an event, so analytics counts them as active). A failure is logged,
+    /// never passed to the connection: the connection matters more than the statistic.
+    public func recordConnection(user: UserID, device: String?, logger: Logger) async {
+        do {
+            try await database.transaction { sql in
+                try await events.append(NewEvent(
+                    type: "user.connected", actor: "user:\(user.rawValue)", subject: "user:\(user.rawValue)",
+                    payload: ["user_id": .string(user.rawValue), "device": device.map { .string($0) } ?? .null], occurredAt: clock.now()
+                ), on: sql)
+            }
+        } catch {
+            logger.warning("could not record a connection", metadata: ["user": .string(user.rawValue), "error": "\(error)"])
+        }
+    }
+
     /// The event consumers and the job worker: what `parley serve` and `parley worker` run besides HTTP.
     public func backgroundServices(workerID: String, concurrency: Int = 8, logger: Logger) -> [any Service] {
         [

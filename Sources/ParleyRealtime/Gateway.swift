@@ -19,9 +19,12 @@ public struct Gateway: Sendable {
     let ids: any IDGenerator
     let settings: GatewaySettings
     let limiter: any ActionRateLimiter
+    /// Called once per connection after `hello`: the composition root records it as a `user.connected` event.
+    let recordConnection: @Sendable (UserID, String?) async -> Void
 
     public init(authenticator: Authenticator, messaging: MessagingService, live: LiveFanout, clock: any WallClock,
-                ids: any IDGenerator, settings: GatewaySettings = GatewaySettings(), limiter: any ActionRateLimiter = NoRateLimits()) {
+                ids: any IDGenerator, settings: GatewaySettings = GatewaySettings(), limiter: any ActionRateLimiter = NoRateLimits(),
+                recordConnection: @escaping @Sendable (UserID, String?) async -> Void = { _, _ in }) {
         self.authenticator = authenticator
         self.messaging = messaging
         self.hub = live.hub
@@ -29,6 +32,7 @@ public struct Gateway: Sendable {
         self.ids = ids
         self.settings = settings
         self.limiter = limiter
+        self.recordConnection = recordConnection
     }
 
     /// The router that serves `GET /v1/ws` upgrades.

@@ -121,6 +121,7 @@ final class SessionHandler: Sendable {
         // and anything in both is dropped by its user_seq.
         session.beginResume()
         gateway.hub.attach(session)
+        await gateway.recordConnection(user, session.device)
         let badge = try await messaging.badge(for: user)
         switch try await messaging.resume(user, from: token) {
         case .delta(let entries, let after):

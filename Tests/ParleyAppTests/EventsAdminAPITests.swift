@@ -55,8 +55,8 @@ import Testing
             let types = try await client.json(.get, "/v1/admin/events/types", bearer: app.adminKey)
             #expect(types.status == .ok)
             let listed = Set(ids(types.body, "type"))
-            #expect(listed.count == 21)
-            #expect(listed.isSuperset(of: ["user.created", "conversation.read", "message.created", "message.unpinned"]))
+            #expect(listed.count == EventCatalog.entries.count)
+            #expect(listed.isSuperset(of: ["user.created", "user.connected", "conversation.read", "message.created", "message.unpinned"]))
             #expect(ids(types.body, "description").allSatisfy { !$0.isEmpty })
 
             let empty = try await client.json(.get, "/v1/admin/consumers", bearer: app.adminKey)

@@ -131,6 +131,17 @@ import Testing
         }
     }
 
+    @Test func helloIsRecordedAsAConnectionEvent() async throws {
+        try await LiveServer.run(.sqlite) { server, _ in
+            let (socket, _) = try await hello(server, "alice", device: "tablet")
+            let events = try await server.services.events.read(after: 0, limit: 100, types: ["user.connected"])
+            #expect(events.count == 1)
+            #expect(events.first?.payload["user_id"] == "alice")
+            #expect(events.first?.payload["device"] == "tablet")
+            socket.close()
+        }
+    }
+
     @Test func aResumeTokenFromAnotherEpochGetsResyncRequired() async throws {
         try await LiveServer.run(.sqlite) { server, _ in
             let conversation = try await direct(server, "alice", "bob")
