@@ -362,7 +362,10 @@ extension MessagingService {
             return .resyncRequired(lastSeqs: try await lastSeqs(for: user), token: current)
         }
         let entries = try await store.feed(for: user, after: token.userSeq, limit: settings.maxResumeEntries + 1, on: database.sql)
-        guard entries.count <= settings.maxResumeEntries else {
+        // Retention may have pruned the entries right after the token: then the delta would have a hole.
+        let expectedFirst = token.userSeq + 1
+        let pruned = token.userSeq < head && (entries.first.map { $0.userSeq != expectedFirst } ?? true)
+        guard entries.count <= settings.maxResumeEntries, !pruned else {
             return .resyncRequired(lastSeqs: try await lastSeqs(for: user), token: current)
         }
         var result: [FeedEntry] = []
@@ -391,6 +394,19 @@ extension MessagingService {
             after = (last.lastActivityAt.unixMilliseconds, last.id)
         }
         return result
+    }
+
+    /// Deletes feed entries older than the retention period; returns how many. Devices whose resume token
+    /// falls into the pruned range get `resyncRequired`.
+    @discardableResult
+    public func pruneFeed() async throws -> Int {
+        let cutoff = clock.now().addingTimeInterval(-settings.feedRetention)
+        var total = 0
+        while true {
+            let removed = try await store.pruneFeed(before: cutoff, batch: 5000)
+            total += removed
+            if removed < 5000 { return total }
+        }
     }
 
     /// The fan-out list of a committed item: each recipient with the item's position in their feed.

@@ -13,6 +13,9 @@ public struct MessagingSettings: Sendable {
     public var liveReceiptMaxMembers: Int = 50
     /// A resume that would replay more feed entries than this gets `resync_required` instead.
     public var maxResumeEntries: Int = 2000
+    /// How long feed entries are kept. A device away for longer resyncs instead of resuming; the
+    /// conversations' own logs are kept regardless.
+    public var feedRetention: TimeInterval = 30 * 86_400
 
     public init() {}
 }

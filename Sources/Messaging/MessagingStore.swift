@@ -107,6 +107,9 @@ struct MessagingStore: Sendable {
         Migration(2, "let groups allow members to invite") { _ in
             ["ALTER TABLE messaging_conversations ADD COLUMN members_can_invite BOOLEAN NOT NULL DEFAULT FALSE"]
         },
+        Migration(3, "index the feed by time for retention") { _ in
+            ["CREATE INDEX messaging_feed_by_time ON messaging_feed (created_at)"]
+        },
     ])
 
     // MARK: Conversations
@@ -453,6 +456,17 @@ struct MessagingStore: Sendable {
                 seq: try row.decode(column: "seq", as: Int64.self),
                 kind: try row.decode(column: "kind", as: String.self)
             )
+        }
+    }
+
+    /// Deletes feed entries created before `cutoff`, at most `batch` at a time; returns how many went.
+    func pruneFeed(before cutoff: Date, batch: Int) async throws -> Int {
+        try await database.transaction { sql in
+            try await sql.raw("""
+                DELETE FROM messaging_feed WHERE (user_id, user_seq) IN (
+                    SELECT user_id, user_seq FROM messaging_feed WHERE created_at < \(bind: cutoff.unixMilliseconds) LIMIT \(bind: batch)
+                ) RETURNING user_seq
+                """).all().count
         }
     }
 

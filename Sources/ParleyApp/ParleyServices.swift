@@ -101,6 +101,7 @@ public struct ParleyServices: Sendable {
             JobWorker(queue: jobs, handlers: [WebhookDeliveryHandler(webhooks: webhooks, http: http)], database: database,
                       workerID: workerID, concurrency: concurrency, logger: logger),
             SensitiveWordsReloader(words: sensitiveWords, logger: logger),
+            FeedPruner(messaging: messaging, logger: logger),
         ]
     }
 
@@ -186,5 +187,25 @@ final class MessagingModerationAdapter: HeldContentPublisher, ContentRemover, Re
         guard subject.kind == .message, let item = try await service().visibleMessage(subject.id, to: reporter) else { return nil }
         return ReportedContent(author: UserID.isValid(item.senderID) && item.senderID != "system" ? UserID(trusted: item.senderID) : nil,
                                conversationID: item.conversationID)
+    }
+}
+
+/// Deletes per-user feed entries past their retention once an hour (each node may; deletes are idempotent).
+struct FeedPruner: Service {
+    let messaging: MessagingService
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let removed = try await messaging.pruneFeed()
+                    if removed > 0 { logger.info("pruned feed entries", metadata: ["count": .stringConvertible(removed)]) }
+                } catch {
+                    logger.warning("feed pruning failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
     }
 }
