@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.30.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
     ],
     targets: [
         // Shared kernel: typed ids, principals, errors, cursors, clock and id seams, event envelope.
@@ -86,6 +87,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "Notifications",
+            dependencies: [
+                "ParleyCore", "ParleyStorage", "Events",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Contexts whose issues come later: their targets exist so the boundaries are fixed from the start.
         .target(name: "Interactions", dependencies: ["ParleyCore", "ParleyStorage"], swiftSettings: swiftSettings),
         .target(name: "Support", dependencies: ["ParleyCore", "ParleyStorage"], swiftSettings: swiftSettings),
@@ -101,7 +113,7 @@ let package = Package(
         .target(
             name: "ParleyHTTP",
             dependencies: [
-                "ParleyCore", "ParleyStorage", "Identity", "Messaging", "Events", "Moderation",
+                "ParleyCore", "ParleyStorage", "Identity", "Messaging", "Events", "Moderation", "Notifications",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -167,6 +179,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "NotificationsTests",
+            dependencies: [
+                "Notifications", "Events", "Identity", "ParleyHTTP", "ParleyStorage", "ParleyTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ParleyAppTests",
             dependencies: [
                 "ParleyApp", "ParleyTestSupport",
@@ -178,7 +199,7 @@ let package = Package(
         .testTarget(
             name: "ParleyRealtimeTests",
             dependencies: [
-                "ParleyApp", "ParleyRealtime", "Messaging", "Moderation", "ParleyTestSupport",
+                "ParleyApp", "ParleyRealtime", "Messaging", "Moderation", "Notifications", "ParleyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],

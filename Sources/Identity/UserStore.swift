@@ -15,6 +15,8 @@ public protocol UserStore: Sendable {
     func setActive(_ id: UserID, active: Bool, actor: String, at: Date) async throws -> User?
     /// The ids among `ids` that name existing, active users.
     func activeUsers(among ids: [UserID]) async throws -> Set<UserID>
+    /// Active user ids greater than `after`, in id order, at most `limit` (broadcasts walk everyone this way).
+    func activeUserIDs(after: UserID?, limit: Int) async throws -> [UserID]
 }
 
 public struct SQLUserStore: UserStore {
@@ -128,6 +130,12 @@ public struct SQLUserStore: UserStore {
             for row in rows { found.insert(UserID(trusted: try row.decode(column: "id", as: String.self))) }
         }
         return found
+    }
+
+    public func activeUserIDs(after: UserID?, limit: Int) async throws -> [UserID] {
+        try await database.sql.raw("""
+            SELECT id FROM identity_users WHERE deactivated_at IS NULL AND id > \(bind: after?.rawValue ?? "") ORDER BY id LIMIT \(bind: limit)
+            """).all().map { UserID(trusted: try $0.decode(column: "id", as: String.self)) }
     }
 
     static func select(_ id: UserID, on sql: any SQLDatabase) async throws -> User? {

@@ -6,6 +6,7 @@ import NIOCore
 import ParleyCore
 import ParleyHTTP
 import ParleyRealtime
+import Notifications
 import ParleyStorage
 import ServiceLifecycle
 
@@ -31,6 +32,9 @@ public enum ParleyServer {
         ModerationController(service: services.moderation, overrides: services.rateLimitOverrides, limiter: services.rateLimiter)
             .register(on: routes)
         FilterController(words: services.sensitiveWords).register(on: routes)
+        NotificationsController(service: services.notifications, configs: services.notificationChannels, users: services.users,
+                                authenticator: services.authenticator, broadcaster: services.notificationStreams, clock: services.clock)
+            .register(on: routes)
         return (router, routes)
     }
 
@@ -41,6 +45,7 @@ public enum ParleyServer {
         builder.addEventsAdmin()
         builder.addModeration()
         builder.addFilter()
+        builder.addNotifications()
         return builder
     }
 
@@ -53,8 +58,9 @@ public enum ParleyServer {
 
     /// The HTTP application with the WebSocket gateway, and the live fan-out that feeds the gateway.
     ///
-    /// The fan-out is a Service of its own: `build` runs it in the outer ServiceGroup so it says goaway
-    /// before the HTTP server stops; with `embedLiveFanout` (tests) the application runs it itself.
+    /// The fan-out (and the notification feed that rides on it) are Services of their own: `build` runs them
+    /// in the outer ServiceGroup so goaway goes out before the HTTP server stops; with `embedLiveFanout`
+    /// (tests) the application runs them itself. `realtimeServices(live:services:logger:)` lists them.
     public static func makeApplication(
         services: ParleyServices, address: BindAddress, logger: Logger, gatewaySettings: GatewaySettings = GatewaySettings(),
         embedLiveFanout: Bool = false, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
@@ -74,11 +80,22 @@ public enum ParleyServer {
             router: router,
             server: .http1WebSocketUpgrade(webSocketRouter: gateway.buildRouter(), configuration: gateway.serverConfiguration),
             configuration: .init(address: address, serverName: "parley"),
-            services: embedLiveFanout ? [live] : [],
+            services: embedLiveFanout ? realtimeServices(live: live, services: services, logger: logger) : [],
             onServerRunning: onServerRunning,
             logger: logger
         )
         return (app, live)
+    }
+
+    /// The live services of a serving node: the WebSocket fan-out, and the feed that pushes notifications to
+    /// WebSocket connections and SSE streams.
+    public static func realtimeServices(live: LiveFanout, services: ParleyServices, logger: Logger) -> [any Service] {
+        let pusher = CompositeNotificationPusher([
+            WebSocketNotificationPusher(live: live, service: services.notifications), services.notificationStreams,
+        ])
+        let feed = NotificationLiveFeed(service: services.notifications, events: services.events, pusher: pusher,
+                                        database: services.database, logger: logger)
+        return [live, NotificationLiveFeedService(feed: feed)]
     }
 
     /// Opens the database, migrates it and returns the application ready to run.
@@ -119,7 +136,8 @@ public enum ParleyServer {
         // gateway says goaway and drains its connections, the HTTP server stops, and the database closes last.
         let background = services.backgroundServices(workerID: workerID(), concurrency: configuration.workerConcurrency, logger: logger)
         return ServiceGroup(configuration: .init(
-            services: [DatabasePoolService(database: database), application, live] + background,
+            services: [DatabasePoolService(database: database), application]
+                + realtimeServices(live: live, services: services, logger: logger) + background,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
@@ -163,5 +181,33 @@ struct DatabasePoolService: Service {
             await database.runPool()
         }
         await database.close()
+    }
+}
+
+/// Notifications pushed to a user's WebSocket connections on this node.
+struct WebSocketNotificationPusher: NotificationPusher {
+    let live: LiveFanout
+    let service: NotificationService
+
+    func connectedUsers(among users: [UserID]) -> Set<UserID> {
+        Set(users.filter(live.isConnected))
+    }
+
+    func push(_ frame: NotificationFrame, to user: UserID) {
+        switch frame {
+        case .notification(let entry):
+            live.push("notification", ["notification": NotificationsWire.entry(entry, user: user, service: service)], to: user)
+        case .badge(let counts):
+            live.push("badge", ["notifications": NotificationsWire.counts(counts)], to: user, ephemeral: true)
+        }
+    }
+}
+
+/// Runs the notification live feed for as long as the node serves.
+struct NotificationLiveFeedService: Service {
+    let feed: NotificationLiveFeed
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await feed.run() }
     }
 }

@@ -5,6 +5,8 @@ import Identity
 import Logging
 import Messaging
 import Moderation
+import Notifications
+import ParleyHTTP
 import ParleyOutbound
 import ServiceLifecycle
 import Synchronization
@@ -30,6 +32,10 @@ public struct ParleyServices: Sendable {
     public let sensitiveWords: SensitiveWords
     public let jobs: JobQueue
     public let webhooks: WebhookService
+    public let notifications: NotificationService
+    public let notificationChannels: NotificationChannelConfigs
+    /// Server-sent-event subscribers of this node (GET /v1/notifications/stream).
+    public let notificationStreams = NotificationStreamBroadcaster()
     public let http: any OutboundHTTP
 
     /// Every context's migrations, in dependency order.
@@ -40,6 +46,7 @@ public struct ParleyServices: Sendable {
         MessagingService.migrations,
         JobQueue.migrations,
         WebhookService.migrations,
+        NotificationService.migrations,
     ]
 
     public init(database: Database, secret: SymmetricKey, platformKeys: [JWTVerificationKey] = [], platformIssuer: String? = nil,
@@ -77,6 +84,14 @@ public struct ParleyServices: Sendable {
         messagingAdapter.bind(messaging)
         jobs = JobQueue(database: database, ids: ids, clock: clock, backoff: backoff)
         webhooks = WebhookService(database: database, jobs: jobs, ids: ids, clock: clock, settings: webhookSettings)
+        notificationChannels = NotificationChannelConfigs(database: database, clock: clock)
+        // Tracked links are signed with a key derived from Parley's secret, never the secret itself.
+        let linkKey = HMAC<SHA256>.authenticationCode(for: Data("parley-notification-links".utf8), using: secret)
+        notifications = NotificationService(
+            database: database, outbox: events, jobs: jobs, users: IdentityNotificationDirectory(users: users), clock: clock, ids: ids,
+            settings: NotificationSettings(linkSecret: Data(linkKey).base64URLEncodedString()),
+            channels: [WebhookNotificationChannel(configs: notificationChannels, http: http, clock: clock)]
+        )
     }
 
     /// Records that a user connected (an event, so analytics counts them as active). A failure is logged,
@@ -98,7 +113,7 @@ public struct ParleyServices: Sendable {
     public func backgroundServices(workerID: String, concurrency: Int = 8, logger: Logger) -> [any Service] {
         [
             ConsumerRunner(log: events, consumers: [WebhookFanout(webhooks: webhooks)], database: database, clock: clock, logger: logger),
-            JobWorker(queue: jobs, handlers: [WebhookDeliveryHandler(webhooks: webhooks, http: http)], database: database,
+            JobWorker(queue: jobs, handlers: [WebhookDeliveryHandler(webhooks: webhooks, http: http)] + notifications.jobHandlers, database: database,
                       workerID: workerID, concurrency: concurrency, logger: logger),
             SensitiveWordsReloader(words: sensitiveWords, logger: logger),
             FeedPruner(messaging: messaging, logger: logger),
@@ -141,6 +156,19 @@ extension ParleyConfiguration {
             }
         }
         return keys
+    }
+}
+
+/// Notifications' view of Identity: who is active, in id order for broadcasts.
+struct IdentityNotificationDirectory: NotificationUserDirectory {
+    let users: any UserStore
+
+    func activeUsers(after: UserID?, limit: Int) async throws -> [UserID] {
+        try await users.activeUserIDs(after: after, limit: limit)
+    }
+
+    func activeUsers(among ids: [UserID]) async throws -> Set<UserID> {
+        try await users.activeUsers(among: ids)
     }
 }
 

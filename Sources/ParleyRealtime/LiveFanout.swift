@@ -110,3 +110,18 @@ public final class LiveFanout: Service, Sendable {
         }
     }
 }
+
+extension LiveFanout {
+    /// Whether `user` has a live connection on this node.
+    public func isConnected(_ user: UserID) -> Bool {
+        hub.isConnected(user)
+    }
+
+    /// Sends the server frame `{"type": type, ...fields}` to every live connection of `user` on this node,
+    /// outside the feed (no `user_seq`): for other contexts' live frames, such as `notification` and its `badge`.
+    /// An ephemeral frame is the first dropped under back-pressure.
+    public func push(_ type: String, _ fields: [String: JSONValue], to user: UserID, ephemeral: Bool = false) {
+        let text = FrameCodec.encode(type, fields)
+        hub.deliver(to: user, ephemeral ? .ephemeral(text) : .durable(text), userSeq: nil)
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdTesting
 import Messaging
+import Notifications
 import ParleyCore
 import ParleyRealtime
 import ParleyStorage
@@ -138,6 +139,21 @@ import Testing
             #expect(events.count == 1)
             #expect(events.first?.payload["user_id"] == "alice")
             #expect(events.first?.payload["device"] == "tablet")
+            socket.close()
+        }
+    }
+
+    @Test func aTriggeredNotificationIsPushedToTheRecipientsConnections() async throws {
+        try await LiveServer.run(.sqlite) { server, _ in
+            let (socket, _) = try await hello(server, "alice", device: "phone")
+            _ = try await server.services.notifications.putTemplate(key: "welcome", channel: .inApp, locale: "en",
+                                                                    fields: ["title": "Hi {{name}}", "body": "Welcome aboard"])
+            _ = try await server.services.notifications.trigger(
+                TriggerRequest(templateKey: "welcome", recipients: .users([try UserID(validating: "alice")]), data: ["name": "Alice"]),
+                actor: "key:test"
+            )
+            let frame = try await socket.next(type: "notification")
+            #expect(frame["notification"]?["title"] == "Hi Alice")
             socket.close()
         }
     }

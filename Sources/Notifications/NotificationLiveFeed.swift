@@ -1,0 +1,79 @@
+import Events
+import Foundation
+import Logging
+import ParleyCore
+import ParleyStorage
+
+/// Pushes new inbox entries and badge changes to the live connections of this node, read from the event
+/// log (never from the request or job that made them), so a notification delivered by a worker on another
+/// node still reaches a client connected here.
+///
+/// Run one per node that serves connections (`run()` returns when its task is cancelled). It starts at the
+/// log's head: clients that were away read their inbox (or resume their SSE stream) instead.
+public final class NotificationLiveFeed: Sendable {
+    public static let eventTypes: Set<String> = ["notification.delivered", "notification.inbox_changed"]
+
+    let service: NotificationService
+    let events: EventLog
+    let pusher: any NotificationPusher
+    let database: Database
+    let logger: Logger
+    let pollInterval: Duration
+
+    public init(service: NotificationService, events: EventLog, pusher: any NotificationPusher, database: Database, logger: Logger,
+                pollInterval: Duration = .milliseconds(250)) {
+        self.service = service
+        self.events = events
+        self.pusher = pusher
+        self.database = database
+        self.logger = logger
+        self.pollInterval = pollInterval
+    }
+
+    public func run() async {
+        var position: Int64
+        do {
+            position = try await events.headPosition()
+        } catch {
+            logger.warning("notification live feed cannot read the log head", metadata: ["error": "\(error)"])
+            position = 0
+        }
+        while !Task.isCancelled {
+            let generation = database.commits.generation
+            do {
+                let batch = try await events.read(after: position, limit: 500)
+                for event in batch {
+                    await handle(event)
+                    position = event.position
+                }
+                if batch.count == 500 { continue }
+            } catch {
+                logger.warning("notification live feed could not read the event log", metadata: ["error": "\(error)"])
+            }
+            await database.commits.wait(since: generation, timeout: pollInterval)
+        }
+    }
+
+    /// Pushes what one event means to the users connected here.
+    public func handle(_ event: EventEnvelope) async {
+        guard Self.eventTypes.contains(event.type) else { return }
+        do {
+            switch event.type {
+            case "notification.delivered":
+                guard let id = event.payload["notification_id"]?.stringValue, case .array(let list)? = event.payload["user_ids"] else { return }
+                let users = list.compactMap(\.stringValue).map(UserID.init(trusted:))
+                for user in pusher.connectedUsers(among: users).sorted() {
+                    pusher.push(.notification(try await service.inboxEntry(of: user, notificationID: id)), to: user)
+                    pusher.push(.badge(try await service.counts(of: user)), to: user)
+                }
+            default:
+                guard let raw = event.payload["user_id"]?.stringValue else { return }
+                let user = UserID(trusted: raw)
+                guard !pusher.connectedUsers(among: [user]).isEmpty else { return }
+                pusher.push(.badge(try await service.counts(of: user)), to: user)
+            }
+        } catch {
+            logger.warning("notification live push failed for one event", metadata: ["event": "\(event.id)", "error": "\(error)"])
+        }
+    }
+}
