@@ -17,7 +17,7 @@ import ParleyCore
 /// The routes live in `ConversationsController+*.swift`, one file per area.
 public struct ConversationsController: Sendable {
     /// The header a server key uses to act for one user.
-    public static let actAsHeader = HTTPField.Name("Parley-Act-As")!
+    public static let actAsHeader = HTTPField.Name.parleyActAs
 
     let messaging: MessagingService
     let users: any UserStore
@@ -38,30 +38,13 @@ public struct ConversationsController: Sendable {
 
     /// Who the request acts as: the token's user, the user a server key names with `Parley-Act-As`, or the platform.
     func actor(_ request: Request, _ context: ParleyRequestContext) async throws -> MessagingActor {
-        let principal = try context.requirePrincipal()
-        let actAs = request.headers[Self.actAsHeader]
-        switch principal {
-        case .user(let id, _):
-            guard actAs == nil else { throw ParleyError.actAsForbidden() }
-            return .user(id)
-        case .apiKey:
-            guard let actAs else { return .platform(label: principal.label) }
-            let id = try UserID(validating: actAs)
-            guard let user = try await users.find(id) else { throw ParleyError.userNotFound(id) }
-            guard user.isActive else {
-                throw ParleyError(.conflict, code: "identity.user_deactivated", message: "The user '\(id.rawValue)' is deactivated.",
-                                  details: ["user_id": .string(id.rawValue)])
-            }
-            return .user(id)
-        }
+        if let user = try await ActingUser.resolve(request, context, users: users) { return .user(user) }
+        return .platform(label: try context.requirePrincipal().label)
     }
 
     /// The user the request acts for; throws `auth.act_as_required` for a server key without `Parley-Act-As`.
     func actingUser(_ request: Request, _ context: ParleyRequestContext) async throws -> UserID {
-        switch try await actor(request, context) {
-        case .user(let id): return id
-        case .platform: throw ParleyError.actAsRequired()
-        }
+        try await ActingUser.require(request, context, users: users)
     }
 
     /// A conversation as the actor sees it: with their unread count and settings when the actor is a user.

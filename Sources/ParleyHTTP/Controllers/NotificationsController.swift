@@ -245,20 +245,6 @@ public struct NotificationsController: Sendable {
 
     /// The user a user route acts for: the token's user, or the user a server key names with `Parley-Act-As`.
     func actingUser(_ request: Request, _ context: ParleyRequestContext) async throws -> UserID {
-        let actAs = request.headers[ConversationsController.actAsHeader]
-        switch try context.requirePrincipal() {
-        case .user(let id, _):
-            guard actAs == nil else { throw ParleyError.actAsForbidden() }
-            return id
-        case .apiKey:
-            guard let actAs else { throw ParleyError.actAsRequired() }
-            let id = try UserID(validating: actAs)
-            guard let user = try await users.find(id) else { throw ParleyError.userNotFound(id) }
-            guard user.isActive else {
-                throw ParleyError(.conflict, code: "identity.user_deactivated", message: "The user '\(id.rawValue)' is deactivated.",
-                                  details: ["user_id": .string(id.rawValue)])
-            }
-            return id
-        }
+        try await ActingUser.require(request, context, users: users)
     }
 }
