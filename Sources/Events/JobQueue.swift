@@ -189,14 +189,9 @@ public struct JobQueue: Sendable {
         if let kind { conditions.append("kind = \(bind: kind)") }
         if let cursor = page.cursor { conditions.append("id < \(bind: try Cursor.decode(cursor))") }
         let whereClause: SQLQueryString = conditions.isEmpty ? "" : "WHERE \(conditions.joined(separator: " AND "))"
-        var jobs = try await database.sql.raw("SELECT * FROM events_jobs \(whereClause) ORDER BY id DESC LIMIT \(bind: page.limit + 1)")
+        let jobs = try await database.sql.raw("SELECT * FROM events_jobs \(whereClause) ORDER BY id DESC LIMIT \(bind: page.limit + 1)")
             .all().map(Self.decode)
-        var next: String?
-        if jobs.count > page.limit {
-            jobs.removeLast()
-            next = jobs.last.map { Cursor.encode($0.id) }
-        }
-        return Page(items: jobs, nextCursor: next)
+        return Page(fetched: jobs, limit: page.limit, position: \.id)
     }
 
     /// How many jobs are in each state.

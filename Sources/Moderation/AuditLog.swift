@@ -59,7 +59,7 @@ public struct AuditLog: Sendable {
             SELECT * FROM moderation_audit WHERE \(ident: column) = \(bind: value) AND position < \(bind: before)
             ORDER BY position DESC LIMIT \(bind: page.limit + 1)
             """).all()
-        return makePage(try rows.map(Self.decode), limit: page.limit) { String($0.position) }
+        return Page(fetched: try rows.map(Self.decode), limit: page.limit, position: { String($0.position) })
     }
 
     static func decode(_ row: any SQLRow) throws -> AuditEntry {

@@ -56,7 +56,7 @@ public struct BlockList: BlockRelations {
             SELECT * FROM moderation_blocks WHERE blocker = \(bind: blocker.rawValue) AND blocked > \(bind: after)
             ORDER BY blocked LIMIT \(bind: page.limit + 1)
             """).all()
-        return makePage(try rows.map(Self.decode), limit: page.limit) { $0.blocked.rawValue }
+        return Page(fetched: try rows.map(Self.decode), limit: page.limit, position: { $0.blocked.rawValue })
     }
 
     public func blockers(of user: UserID, among users: [UserID]) async throws -> Set<UserID> {

@@ -160,16 +160,3 @@ public enum ModerationMigrations {
         },
     ])
 }
-
-/// Splits `[limit + 1]` rows into a page, with the cursor made from the last item kept.
-func makePage<T>(_ items: [T], limit: Int, cursor: (T) -> String) -> Page<T> {
-    var items = items
-    var next: String?
-    if items.count > limit {
-        items.removeLast(items.count - limit)
-        next = items.last.map { Cursor.encode(cursor($0)) }
-    }
-    return Page(items: items, nextCursor: next)
-}
-
-import ParleyCore

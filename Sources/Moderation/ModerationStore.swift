@@ -40,7 +40,7 @@ struct ModerationStore: Sendable {
         if let now { conditions.append("lifted_at IS NULL AND (ends_at IS NULL OR ends_at > \(bind: now.unixMilliseconds))") }
         let filter: SQLQueryString = conditions.isEmpty ? "" : " WHERE \(conditions.joined(separator: " AND "))"
         let rows = try await sql.raw("SELECT * FROM moderation_sanctions\(filter) ORDER BY id DESC LIMIT \(bind: page.limit + 1)").all()
-        return makePage(try rows.map(Self.decodeSanction), limit: page.limit) { $0.id }
+        return Page(fetched: try rows.map(Self.decodeSanction), limit: page.limit, position: { $0.id })
     }
 
     func lift(_ id: String, by actor: String, reason: String, at now: Date, on sql: any SQLDatabase) async throws {
@@ -168,7 +168,7 @@ struct ModerationStore: Sendable {
         let rows = try await sql.raw("""
             SELECT * FROM moderation_cases WHERE state = \(bind: state.rawValue) AND id > \(bind: after) ORDER BY id LIMIT \(bind: page.limit + 1)
             """).all()
-        return makePage(try rows.map(Self.decodeCase), limit: page.limit) { $0.id }
+        return Page(fetched: try rows.map(Self.decodeCase), limit: page.limit, position: { $0.id })
     }
 
     static func decodeCase(_ row: any SQLRow) throws -> ModerationCase {
@@ -250,7 +250,7 @@ struct ModerationStore: Sendable {
         let rows = try await sql.raw("""
             SELECT * FROM moderation_held WHERE state = \(bind: state.rawValue) AND id > \(bind: after) ORDER BY id LIMIT \(bind: page.limit + 1)
             """).all()
-        return makePage(try rows.map(Self.decodeHeld), limit: page.limit) { $0.id }
+        return Page(fetched: try rows.map(Self.decodeHeld), limit: page.limit, position: { $0.id })
     }
 
     func decide(_ held: HeldSubmission, on sql: any SQLDatabase) async throws {
@@ -305,7 +305,7 @@ struct ModerationStore: Sendable {
         let rows = try await sql.raw("""
             SELECT * FROM moderation_appeals WHERE state = \(bind: state.rawValue) AND id > \(bind: after) ORDER BY id LIMIT \(bind: page.limit + 1)
             """).all()
-        return makePage(try rows.map(Self.decodeAppeal), limit: page.limit) { $0.id }
+        return Page(fetched: try rows.map(Self.decodeAppeal), limit: page.limit, position: { $0.id })
     }
 
     func decide(_ appeal: Appeal, on sql: any SQLDatabase) async throws {

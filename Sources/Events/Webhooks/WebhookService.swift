@@ -190,15 +190,10 @@ public struct WebhookService: Sendable {
         var conditions: [SQLQueryString] = ["endpoint_id = \(bind: endpoint)"]
         if let state { conditions.append("state = \(bind: state.rawValue)") }
         if let cursor = page.cursor { conditions.append("id < \(bind: try Cursor.decode(cursor))") }
-        var rows = try await database.sql.raw("""
+        let rows = try await database.sql.raw("""
             SELECT * FROM events_webhook_deliveries WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT \(bind: page.limit + 1)
             """).all().map(Self.decodeDelivery)
-        var next: String?
-        if rows.count > page.limit {
-            rows.removeLast()
-            next = rows.last.map { Cursor.encode($0.id) }
-        }
-        return Page(items: rows, nextCursor: next)
+        return Page(fetched: rows, limit: page.limit, position: \.id)
     }
 
     /// Sends one delivery again, from a fresh set of attempts, whatever its state. Refused while an attempt
