@@ -83,8 +83,10 @@ public final class JobWorker: Service, Sendable {
                     do {
                         let lease = handlers.values.map(\.timeout).max() ?? 60
                         claimed = try await queue.claim(kinds: kinds, limit: free, worker: workerID, lease: lease + 30)
-                    } catch {
+                    } catch where !Task.isCancelled {
                         logger.warning("claiming jobs failed", metadata: ["error": "\(error)"])
+                    } catch {
+                        // Shutting down: the claim was cut short, which is expected.
                     }
                 }
                 for job in claimed {
