@@ -102,7 +102,23 @@ let package = Package(
         .target(name: "Interactions", dependencies: ["ParleyCore", "ParleyStorage"], swiftSettings: swiftSettings),
         .target(name: "Support", dependencies: ["ParleyCore", "ParleyStorage"], swiftSettings: swiftSettings),
         .target(name: "Media", dependencies: ["ParleyCore", "ParleyStorage"], swiftSettings: swiftSettings),
-        .target(name: "Analytics", dependencies: ["ParleyCore", "ParleyStorage"], swiftSettings: swiftSettings),
+        .target(
+            name: "Analytics",
+            dependencies: [
+                "ParleyCore", "ParleyStorage", "Events",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Times DAU/WAU/MAU over 1,000,000 users × 90 days of bitmaps (bench/analytics/README.md); never run by tests.
+        .executableTarget(
+            name: "parley-analytics-bench",
+            dependencies: ["Analytics", "ParleyCore", "ParleyStorage", "Events"],
+            path: "bench/analytics",
+            exclude: ["README.md", "run.sh"],
+            swiftSettings: swiftSettings
+        ),
 
         // Transports.
         .target(
@@ -113,7 +129,7 @@ let package = Package(
         .target(
             name: "ParleyHTTP",
             dependencies: [
-                "ParleyCore", "ParleyStorage", "Identity", "Messaging", "Events", "Moderation", "Notifications",
+                "ParleyCore", "ParleyStorage", "Identity", "Messaging", "Events", "Moderation", "Notifications", "Analytics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -136,6 +152,7 @@ let package = Package(
             name: "ParleyApp",
             dependencies: [
                 "ParleyCore", "ParleyStorage", "Identity", "Messaging", "Events", "ParleyHTTP", "ParleyRealtime", "ParleyOutbound",
+                "Moderation", "Notifications", "Analytics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -182,6 +199,15 @@ let package = Package(
             name: "NotificationsTests",
             dependencies: [
                 "Notifications", "Events", "Identity", "ParleyHTTP", "ParleyStorage", "ParleyTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AnalyticsTests",
+            dependencies: [
+                "Analytics", "Events", "Identity", "ParleyHTTP", "ParleyStorage", "ParleyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -1,11 +1,7 @@
-import ParleyStorage
-
 /// Analytics: a consumer of the event log that keeps hourly and daily rollups (active users, messages,
 /// response times, interactions, the notification funnel, risk metrics) and answers metric queries.
 ///
-/// The context exists as its own target from the start so its boundary is fixed; its stores, rules and
-/// routes arrive with their issue. It owns the tables named `analytics_*`.
-public enum AnalyticsContext {
-    /// The context's migrations; none yet.
-    public static let migrations = MigrationGroup(context: "analytics", migrations: [])
-}
+/// `AnalyticsConsumer` turns events into facts and rollups inside the consumer runner's transaction;
+/// `AnalyticsService` answers metric queries, prunes, and rebuilds everything from the log. The context owns
+/// the tables named `analytics_*` (see `AnalyticsContext.migrations`) and reads no other context's tables.
+public enum AnalyticsContext {}

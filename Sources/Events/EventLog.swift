@@ -129,6 +129,15 @@ public struct EventLog: EventOutbox {
         }
     }
 
+    /// Moves a consumer's cursor back to the start of the log inside the caller's transaction, so it replays
+    /// every event the log still holds (a rebuild of derived data, e.g. analytics rollups). Only for consumers
+    /// whose handling is idempotent or whose derived data the caller has just cleared.
+    public func resetCursor(of consumer: String, at now: Date, on sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            UPDATE events_consumers SET position = 0, updated_at = \(bind: now.unixMilliseconds) WHERE name = \(bind: consumer)
+            """).run()
+    }
+
     /// Every consumer's cursor and how far it trails the head of the log.
     public func consumers() async throws -> [(name: String, position: Int64, lag: Int64, updatedAt: Date)] {
         let head = try await headPosition()

@@ -259,15 +259,18 @@ struct MessagingStore: Sendable {
         try await appendFeed(
             recipients: .membersOf(conversationID, plus: alsoNotify), conversationID: conversationID, seq: seq, kind: "item", at: now, on: sql
         )
+        var payload: [String: JSONValue] = [
+            "conversation_id": .string(conversationID), "seq": .int(Int(seq)), "item_id": .string(item.id),
+            "kind": .string(kind.rawValue), "sender_id": .string(senderID), "fanout": "item",
+            "reply_to": replyTo.map { .string($0) } ?? .null, "target_id": targetID.map { .string($0) } ?? .null,
+            "mentions": .array(mentions.map { .string($0) }),
+        ]
+        if kind == .created, let type = body["type"] {
+            // Consumers (analytics) learn each conversation's type from its creation event.
+            payload["conversation_type"] = type
+        }
         try await outbox.append(NewEvent(
-            type: eventType, actor: actor, subject: "conversation:\(conversationID)",
-            payload: [
-                "conversation_id": .string(conversationID), "seq": .int(Int(seq)), "item_id": .string(item.id),
-                "kind": .string(kind.rawValue), "sender_id": .string(senderID), "fanout": "item",
-                "reply_to": replyTo.map { .string($0) } ?? .null, "target_id": targetID.map { .string($0) } ?? .null,
-                "mentions": .array(mentions.map { .string($0) }),
-            ],
-            occurredAt: now
+            type: eventType, actor: actor, subject: "conversation:\(conversationID)", payload: .object(payload), occurredAt: now
         ), on: sql)
         return item
     }

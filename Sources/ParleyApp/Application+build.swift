@@ -32,6 +32,7 @@ public enum ParleyServer {
         ModerationController(service: services.moderation, overrides: services.rateLimitOverrides, limiter: services.rateLimiter)
             .register(on: routes)
         FilterController(words: services.sensitiveWords).register(on: routes)
+        AnalyticsController(service: services.analytics, clock: services.clock).register(on: routes)
         NotificationsController(service: services.notifications, configs: services.notificationChannels, users: services.users,
                                 authenticator: services.authenticator, broadcaster: services.notificationStreams, clock: services.clock)
             .register(on: routes)
@@ -46,6 +47,7 @@ public enum ParleyServer {
         builder.addModeration()
         builder.addFilter()
         builder.addNotifications()
+        builder.addAnalytics()
         return builder
     }
 
@@ -109,7 +111,7 @@ public enum ParleyServer {
         let services = ParleyServices(
             database: database, secret: secret, platformKeys: try configuration.platformKeys(),
             platformIssuer: configuration.platformJWTIssuer, beforeSendHook: configuration.beforeSendHook,
-            filterDictionaryFile: configuration.filterDictionaryFile, logger: logger
+            filterDictionaryFile: configuration.filterDictionaryFile, analyticsSettings: configuration.analyticsSettings, logger: logger
         )
         // Migrate (and load the filters) on a short-lived connection: the serving pool only runs inside the ServiceGroup.
         let migrationDatabase = try await Database.open(configuration.database, logger: logger)
@@ -161,7 +163,8 @@ extension ParleyServer {
         let database = try await Database.open(configuration.database, logger: logger)
         let services = ParleyServices(database: database, secret: secret, platformKeys: try configuration.platformKeys(),
                                       platformIssuer: configuration.platformJWTIssuer, beforeSendHook: configuration.beforeSendHook,
-                                      filterDictionaryFile: configuration.filterDictionaryFile, logger: logger)
+                                      filterDictionaryFile: configuration.filterDictionaryFile,
+                                      analyticsSettings: configuration.analyticsSettings, logger: logger)
         logger.notice("Parley worker is running", metadata: ["worker_id": .string(workerID()), "database": .string(configuration.database.redacted)])
         return ServiceGroup(configuration: .init(
             services: [DatabasePoolService(database: database)]

@@ -15,7 +15,9 @@ public enum ParleyCommands {
         let platformKeys = try configuration.platformKeys()
         return try await database.withRunningPool { database in
             try await body(ParleyServices(database: database, secret: secret, platformKeys: platformKeys,
-                                          platformIssuer: configuration.platformJWTIssuer))
+                                          platformIssuer: configuration.platformJWTIssuer,
+                                          filterDictionaryFile: configuration.filterDictionaryFile,
+                                          analyticsSettings: configuration.analyticsSettings))
         }
     }
 }

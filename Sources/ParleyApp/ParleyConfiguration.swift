@@ -25,6 +25,8 @@ public struct ParleyConfiguration: Sendable {
     public var beforeSendSecret: String?
     /// Jobs one process runs at once.
     public var workerConcurrency = 8
+    /// The time zone analytics reports days and weeks in, besides UTC (an IANA id).
+    public var analyticsTimeZone: String?
     /// A sensitive-word dictionary file (`word⇥category⇥severity⇥action⇥replacement` per line).
     public var filterDictionaryFile: String?
 
@@ -72,6 +74,10 @@ public struct ParleyConfiguration: Sendable {
         if let file = environment["PARLEY_FILTER_DICTIONARY"], !file.isEmpty {
             guard FileManager.default.isReadableFile(atPath: file) else { throw ConfigurationError("PARLEY_FILTER_DICTIONARY: cannot read \(file)") }
             filterDictionaryFile = file
+        }
+        if let zone = environment["PARLEY_ANALYTICS_TIME_ZONE"], !zone.isEmpty {
+            guard TimeZone(identifier: zone) != nil else { throw ConfigurationError("PARLEY_ANALYTICS_TIME_ZONE: unknown time zone '\(zone)'") }
+            analyticsTimeZone = zone
         }
         if let concurrency = environment["PARLEY_WORKER_CONCURRENCY"] {
             guard let value = Int(concurrency), (1...256).contains(value) else {

@@ -1,3 +1,4 @@
+import Analytics
 import Crypto
 import Events
 import Foundation
@@ -33,6 +34,7 @@ public struct ParleyServices: Sendable {
     public let jobs: JobQueue
     public let webhooks: WebhookService
     public let notifications: NotificationService
+    public let analytics: AnalyticsService
     public let notificationChannels: NotificationChannelConfigs
     /// Server-sent-event subscribers of this node (GET /v1/notifications/stream).
     public let notificationStreams = NotificationStreamBroadcaster()
@@ -41,6 +43,7 @@ public struct ParleyServices: Sendable {
     /// Every context's migrations, in dependency order.
     public static let migrations: [MigrationGroup] = [
         EventLog.migrations,
+        AnalyticsContext.migrations,
         SQLUserStore.migrations,
         ModerationService.migrations,
         MessagingService.migrations,
@@ -54,12 +57,14 @@ public struct ParleyServices: Sendable {
                 messagingSettings: MessagingSettings = MessagingSettings(), http: any OutboundHTTP = AsyncHTTPOutbound(),
                 beforeSendHook: BeforeSendHookSettings? = nil, backoff: Backoff = Backoff(), webhookSettings: WebhookSettings = WebhookSettings(),
                 floodSettings: FloodSettings? = FloodSettings(), filterDictionaryFile: String? = nil,
+                analyticsSettings: AnalyticsSettings = AnalyticsSettings(),
                 logger: Logger = Logger(label: "parley")) {
         let ids = ids ?? SortableIDGenerator(clock: clock)
         self.database = database
         self.clock = clock
         self.ids = ids
         events = EventLog(database: database, ids: ids)
+        analytics = AnalyticsService(database: database, events: events, clock: clock, settings: analyticsSettings)
         users = SQLUserStore(database: database, outbox: events)
         apiKeys = APIKeyService(database: database, ids: ids, clock: clock)
         tokens = TokenService(secret: secret, platformKeys: platformKeys, platformIssuer: platformIssuer, clock: clock, ids: ids)
@@ -112,7 +117,8 @@ public struct ParleyServices: Sendable {
     /// The event consumers and the job worker: what `parley serve` and `parley worker` run besides HTTP.
     public func backgroundServices(workerID: String, concurrency: Int = 8, logger: Logger) -> [any Service] {
         [
-            ConsumerRunner(log: events, consumers: [WebhookFanout(webhooks: webhooks)], database: database, clock: clock, logger: logger),
+            ConsumerRunner(log: events, consumers: [WebhookFanout(webhooks: webhooks), analytics.consumer(logger: logger)], database: database,
+                           clock: clock, logger: logger),
             JobWorker(queue: jobs, handlers: [WebhookDeliveryHandler(webhooks: webhooks, http: http)] + notifications.jobHandlers, database: database,
                       workerID: workerID, concurrency: concurrency, logger: logger),
             SensitiveWordsReloader(words: sensitiveWords, logger: logger),
@@ -129,6 +135,11 @@ public struct ParleyServices: Sendable {
 }
 
 extension ParleyConfiguration {
+    /// Analytics reports in UTC and, when `PARLEY_ANALYTICS_TIME_ZONE` is set, in that zone too.
+    public var analyticsSettings: AnalyticsSettings {
+        AnalyticsSettings(reportingZone: analyticsTimeZone.flatMap { ReportingZone(identifier: $0) } ?? .utc)
+    }
+
     /// The before-send hook, when `PARLEY_BEFORE_SEND_URL` is set.
     public var beforeSendHook: BeforeSendHookSettings? {
         guard let beforeSendURL else { return nil }

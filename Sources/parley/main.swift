@@ -14,7 +14,7 @@ struct Parley: AsyncParsableCommand {
         commandName: "parley",
         abstract: "Parley: messaging, notifications, interactions and support for a platform, in one server.",
         version: ParleyServer.version,
-        subcommands: [Serve.self, Worker.self, Migrate.self, APIKeyCommand.self, Token.self],
+        subcommands: [Serve.self, Worker.self, Migrate.self, APIKeyCommand.self, Token.self, AnalyticsCommand.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -170,6 +170,28 @@ struct Token: AsyncParsableCommand {
                                                     actor: "system", at: services.clock.now())
             }
             print(try services.tokens.mint(user: id, roles: grantedRoles, ttlSeconds: ttl).token)
+        }
+    }
+}
+
+struct AnalyticsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "analytics", abstract: "Analytics maintenance.", subcommands: [Backfill.self])
+
+    struct Backfill: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Clear the analytics rollups and rewind the analytics consumer: the running server (or worker) rebuilds them from the event log."
+        )
+
+        @OptionGroup var storage: StorageOptions
+
+        func run() async throws {
+            let configuration = try storage.configuration()
+            let logger = storage.logger(configuration)
+            try await ParleyCommands.withServices(configuration, logger: logger) { services in
+                _ = try await services.migrate()
+                try await services.analytics.rebuild()
+                print("Analytics cleared; the analytics consumer replays the event log from the start.")
+            }
         }
     }
 }
