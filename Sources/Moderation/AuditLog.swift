@@ -10,10 +10,14 @@ import SQLKit
 public struct AuditLog: Sendable {
     let database: Database
     let ids: any IDGenerator
+    /// When set, the actions other contexts care about (filter hits, reports, sanctions) also become events
+    /// in the log, in the same transaction: analytics counts them from there.
+    let outbox: (any EventOutbox)?
 
-    public init(database: Database, ids: any IDGenerator) {
+    public init(database: Database, ids: any IDGenerator, outbox: (any EventOutbox)? = nil) {
         self.database = database
         self.ids = ids
+        self.outbox = outbox
     }
 
     /// Appends one line on `sql` (the caller's transaction, or a plain connection).
@@ -27,14 +31,48 @@ public struct AuditLog: Sendable {
             VALUES (\(bind: entry.id), \(bind: now.unixMilliseconds), \(bind: actor), \(bind: action), \(bind: subject),
             \(bind: reason), \(bind: try JSONValue.object(details).jsonText()))
             """).run()
+        if let outbox, let event = Self.event(for: entry) { try await outbox.append(event, on: sql) }
         return entry
     }
 
-    /// Appends one line outside any transaction.
+    /// Appends one line in a transaction of its own.
     @discardableResult
     public func record(actor: String, action: String, subject: String, reason: String, details: [String: JSONValue] = [:],
                        at now: Date) async throws -> AuditEntry {
-        try await record(actor: actor, action: action, subject: subject, reason: reason, details: details, at: now, on: database.sql)
+        try await database.transaction { sql in
+            try await record(actor: actor, action: action, subject: subject, reason: reason, details: details, at: now, on: sql)
+        }
+    }
+
+    /// The event an audit line stands for, if other contexts care about it.
+    static func event(for entry: AuditEntry) -> NewEvent? {
+        let userID = entry.subject.hasPrefix("user:") ? String(entry.subject.dropFirst("user:".count)) : nil
+        let type: String
+        var payload: [String: JSONValue] = ["audit_id": .string(entry.id), "reason": .string(entry.reason)]
+        var actor = entry.actor
+        switch entry.action {
+        case "rewrite", "reject", "hold" where entry.actor == automatedActor:
+            // An automated check acted on someone's content: a filter (or flood) hit, attributed to the author.
+            type = "moderation.filter_hit"
+            actor = entry.subject
+            payload["action"] = .string(entry.action)
+            payload["category"] = entry.details["category"] ?? entry.details["check"] ?? entry.details["screen"] ?? .string(entry.reason)
+            payload["content_kind"] = entry.details["kind"] ?? .null
+        case "report":
+            type = "moderation.report_opened"
+            payload["report_id"] = .string(entry.subject)
+            payload["category"] = .string(entry.reason)
+        case let action where action.hasPrefix("case."):
+            type = "moderation.report_resolved"
+            payload["report_id"] = .string(entry.subject)
+            payload["resolution"] = .string(String(action.dropFirst("case.".count)))
+        case "sanction.mute", "sanction.suspend", "sanction.ban":
+            type = ["sanction.mute": "moderation.muted", "sanction.suspend": "moderation.suspended"][entry.action] ?? "moderation.banned"
+        default:
+            return nil
+        }
+        if let userID { payload["user_id"] = .string(userID) }
+        return NewEvent(type: type, actor: actor, subject: entry.subject, payload: .object(payload), occurredAt: entry.at)
     }
 
     /// Lines about `subject` (`user:alice`, `message:m_1`, ...), newest first.

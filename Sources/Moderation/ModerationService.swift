@@ -32,7 +32,8 @@ public struct ModerationService: Sendable {
     ///     messages are accepted as given and name no author.
     public init(database: Database, ids: any IDGenerator, clock: any WallClock, settings: ModerationSettings = ModerationSettings(),
                 publishers: [any HeldContentPublisher] = [], remover: (any ContentRemover)? = nil,
-                resolver: (any ReportedContentResolver)? = nil, logger: Logger = Logger(label: "parley.moderation")) {
+                resolver: (any ReportedContentResolver)? = nil, outbox: (any EventOutbox)? = nil,
+                logger: Logger = Logger(label: "parley.moderation")) {
         self.database = database
         self.ids = ids
         self.clock = clock
@@ -42,7 +43,7 @@ public struct ModerationService: Sendable {
         self.resolver = resolver
         self.logger = logger
         store = ModerationStore(engine: database.engine)
-        audit = AuditLog(database: database, ids: ids)
+        audit = AuditLog(database: database, ids: ids, outbox: outbox)
         blocks = BlockList(database: database, audit: audit, clock: clock)
     }
 

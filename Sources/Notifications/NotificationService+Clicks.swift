@@ -42,9 +42,13 @@ extension NotificationService {
                 let rows = try await sql.raw("""
                     UPDATE notifications_inbox SET clicked_at = COALESCE(clicked_at, \(bind: now.unixMilliseconds)),
                         read_at = COALESCE(read_at, \(bind: now.unixMilliseconds)), seen_at = COALESCE(seen_at, \(bind: now.unixMilliseconds))
-                    WHERE user_id = \(bind: user.rawValue) AND notification_id = \(bind: notificationID) RETURNING read_at
+                    WHERE user_id = \(bind: user.rawValue) AND notification_id = \(bind: notificationID)
+                    RETURNING notification_id, seen_at, read_at, clicked_at
                     """).all()
-                if !rows.isEmpty { try await inboxChanged(user, now: now, on: sql) }
+                if !rows.isEmpty {
+                    try await inboxChanged(user, now: now, on: sql)
+                    try await recordFunnel(rows, user: user, now: now, on: sql)
+                }
             } else {
                 try await sql.raw("""
                     UPDATE notifications_deliveries SET state = 'clicked', updated_at = \(bind: now.unixMilliseconds)

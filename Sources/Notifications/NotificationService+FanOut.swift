@@ -252,13 +252,31 @@ extension NotificationService {
 
     func recordDelivery(_ notificationID: String, user: UserID, channel: NotificationChannelKind, state: DeliveryState,
                         reason: String?) async throws {
-        let now = clock.now().unixMilliseconds
+        let at = clock.now()
+        let now = at.unixMilliseconds
         try await database.transaction { sql in
             try await sql.raw("""
                 UPDATE notifications_deliveries SET state = \(bind: state.rawValue), reason = \(bind: reason.map { String($0.prefix(1000)) }),
                     attempts = attempts + 1, updated_at = \(bind: now)
                 WHERE notification_id = \(bind: notificationID) AND user_id = \(bind: user.rawValue) AND channel = \(bind: channel.rawValue)
                 """).run()
+            // The funnel of external channels: handed over (`sent`, also when the provider confirmed delivery) or
+            // given up (`failed`). In-app delivery has its own `notification.delivered` event from the fan-out.
+            let stage: String? = switch state {
+            case .sent, .delivered: "sent"
+            case .failed: "failed"
+            default: nil
+            }
+            if let stage {
+                var payload: [String: JSONValue] = [
+                    "notification_id": .string(notificationID), "user_id": .string(user.rawValue), "channel": .string(channel.rawValue),
+                ]
+                if let reason { payload["reason"] = .string(String(reason.prefix(500))) }
+                try await outbox.append(NewEvent(
+                    type: "notification.\(stage)", actor: "system", subject: "notification:\(notificationID)", payload: .object(payload),
+                    occurredAt: at
+                ), on: sql)
+            }
         }
     }
 

@@ -105,10 +105,11 @@ extension NotificationService {
         let changed = try await database.transaction { sql -> Bool in
             let rows = try await sql.raw("""
                 UPDATE notifications_inbox SET \(Self.assignment(mark, now: now))
-                WHERE user_id = \(bind: user.rawValue) AND notification_id = \(bind: notificationID) RETURNING notification_id
+                WHERE user_id = \(bind: user.rawValue) AND notification_id = \(bind: notificationID) RETURNING notification_id, seen_at, read_at
                 """).all()
             guard !rows.isEmpty else { return false }
             try await inboxChanged(user, now: now, on: sql)
+            try await recordFunnel(rows, user: user, now: now, on: sql)
             return true
         }
         guard changed else { throw ParleyError.notificationNotFound(notificationID) }
@@ -131,12 +132,15 @@ extension NotificationService {
         }
         let whereClause = conditions.joined(separator: " AND ")
         return try await database.transaction { sql -> Int in
-            let count = try await sql.raw("""
+            let rows = try await sql.raw("""
                 UPDATE notifications_inbox SET \(Self.assignment(mark, now: now)) WHERE \(whereClause)
-                RETURNING notification_id
-                """).all().count
-            if count > 0 { try await inboxChanged(user, now: now, on: sql) }
-            return count
+                RETURNING notification_id, seen_at, read_at
+                """).all()
+            if !rows.isEmpty {
+                try await inboxChanged(user, now: now, on: sql)
+                try await recordFunnel(rows, user: user, now: now, on: sql)
+            }
+            return rows.count
         }
     }
 
@@ -170,6 +174,28 @@ extension NotificationService {
         case .archived: return "archived_at = COALESCE(archived_at, \(bind: at))"
         case .unread: return "read_at = NULL"
         case .unarchived: return "archived_at = NULL"
+        }
+    }
+
+    /// Writes the funnel events (`notification.seen`, `notification.read`, `notification.clicked`) for entries an
+    /// update moved into those states just now: a timestamp equal to `now` was set by this very update, since
+    /// every assignment keeps an earlier time with COALESCE.
+    func recordFunnel(_ rows: [any SQLRow], user: UserID, now: Date, on sql: any SQLDatabase, channel: NotificationChannelKind = .inApp)
+        async throws {
+        let at = now.unixMilliseconds
+        for row in rows {
+            let id = try row.decode(column: "notification_id", as: String.self)
+            var stages: [String] = []
+            if try row.decodeOptional("seen_at", as: Int64.self) == at { stages.append("seen") }
+            if try row.decodeOptional("read_at", as: Int64.self) == at { stages.append("read") }
+            if (try? row.decodeOptional("clicked_at", as: Int64.self)) == at { stages.append("clicked") }
+            for stage in stages {
+                try await outbox.append(NewEvent(
+                    type: "notification.\(stage)", actor: "user:\(user.rawValue)", subject: "notification:\(id)",
+                    payload: ["notification_id": .string(id), "user_id": .string(user.rawValue), "channel": .string(channel.rawValue)],
+                    occurredAt: now
+                ), on: sql)
+            }
         }
     }
 

@@ -74,7 +74,7 @@ public struct ParleyServices: Sendable {
         // Moderation gets an adapter that is bound to Messaging once both exist.
         let messagingAdapter = MessagingModerationAdapter()
         moderation = ModerationService(database: database, ids: ids, clock: clock, publishers: [messagingAdapter],
-                                       remover: messagingAdapter, resolver: messagingAdapter, logger: logger)
+                                       remover: messagingAdapter, resolver: messagingAdapter, outbox: events, logger: logger)
         rateLimitOverrides = RateLimitOverrideStore(database: database, audit: moderation.audit)
         rateLimiter = GCRARateLimiter(clock: clock, overrides: rateLimitOverrides)
         // The pipeline of DESIGN §7: Parley's own risk control first, then the platform's before-send hook.
