@@ -13,6 +13,8 @@ import SQLKit
 /// a transaction, so the lock is held only for the commit.
 public struct EventLog: EventOutbox {
     static let appendLockKey = 74_057_266
+    /// PostgreSQL channel notified (at commit) by every transaction that appends events.
+    public static let notifyChannel = "parley_events"
 
     let database: Database
     let ids: any IDGenerator
@@ -64,6 +66,8 @@ public struct EventLog: EventOutbox {
         try await sql.raw("""
             INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) VALUES \(values.joined(separator: ", "))
             """).run()
+        // Delivered when the transaction commits: live readers on other nodes wake without polling.
+        try await database.notify(Self.notifyChannel, on: sql)
     }
 
     /// Events after `position`, oldest first, at most `limit`; optionally only the given types.

@@ -38,21 +38,25 @@ public final class LiveFanout: Service, Sendable {
 
     public func run() async throws {
         let start = try await events.headPosition()
+        // Wake-ups: local commits, and on PostgreSQL the NOTIFY every event-writing transaction sends, so
+        // items committed through another node reach this node's connections at once, not at the next poll.
+        let wakeups = ChangeSignal()
         await cancelWhenGracefulShutdown {
-            var position = start
-            while !Task.isCancelled {
-                let generation = self.database.commits.generation
-                do {
-                    let batch = try await self.events.read(after: position, limit: 500)
-                    for event in batch {
-                        await self.fanOut(event)
-                        position = event.position
-                    }
-                    if batch.count == 500 { continue }
-                } catch {
-                    self.logger.warning("live fan-out could not read the event log", metadata: ["error": "\(error)"])
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await self.database.listen(EventLog.notifyChannel, logger: self.logger) { wakeups.notify() }
                 }
-                await self.database.commits.wait(since: generation, timeout: self.pollInterval)
+                group.addTask {
+                    var seen = self.database.commits.generation
+                    while !Task.isCancelled {
+                        await self.database.commits.wait(since: seen, timeout: .seconds(3600))
+                        seen = self.database.commits.generation
+                        wakeups.notify()
+                    }
+                }
+                group.addTask { await self.tail(from: start, wakeups: wakeups) }
+                await group.next()
+                group.cancelAll()
             }
         }
         // Shutting down: ask every client to reconnect elsewhere (or later), with jitter against a thundering
@@ -61,6 +65,26 @@ public final class LiveFanout: Service, Sendable {
         let deadline = ContinuousClock.now + .seconds(5)
         while hub.connectionCount > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Reads the log from `start` and fans every event out, for as long as the task runs.
+    func tail(from start: Int64, wakeups: ChangeSignal) async {
+        var position = start
+        while !Task.isCancelled {
+            let generation = wakeups.generation
+            do {
+                let batch = try await events.read(after: position, limit: 500)
+                for event in batch {
+                    await fanOut(event)
+                    position = event.position
+                }
+                if batch.count == 500 { continue }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("live fan-out could not read the event log", metadata: ["error": "\(error)"])
+            }
+            await wakeups.wait(since: generation, timeout: pollInterval)
         }
     }
 
