@@ -102,12 +102,3 @@ public struct APIKeyService: Sendable {
         )
     }
 }
-
-/// Compares two strings in time that depends only on their length, not on where they differ.
-func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
-    let left = Array(lhs.utf8), right = Array(rhs.utf8)
-    guard left.count == right.count else { return false }
-    var difference: UInt8 = 0
-    for index in left.indices { difference |= left[index] ^ right[index] }
-    return difference == 0
-}

@@ -1,5 +1,6 @@
 import Foundation
 import ParleyCore
+import ParleyStorage
 
 /// A person on the platform, as the platform describes them to Parley.
 ///
@@ -55,19 +56,13 @@ public struct UserProfile: Sendable, Equatable {
             }
         }
         let metadata = metadata ?? [:]
-        let encodedSize = (try? JSONValue.object(metadata).jsonTextForSize().utf8.count) ?? 0
+        let encodedSize = (try? JSONValue.object(metadata).jsonText().utf8.count) ?? 0
         guard encodedSize <= Self.maxMetadataBytes else {
             throw ParleyError.fieldTooLong("metadata", limit: Self.maxMetadataBytes)
         }
         self.name = name
         self.avatarURL = avatarURL
         self.metadata = metadata
-    }
-}
-
-extension JSONValue {
-    fileprivate func jsonTextForSize() throws -> String {
-        String(decoding: try JSONEncoder().encode(self), as: UTF8.self)
     }
 }
 

@@ -25,11 +25,8 @@ extension NotificationService {
     /// where to redirect. Throws `notifications.invalid_signature`, `notifications.notification_not_found`
     /// or `notifications.no_action_url`.
     public func click(notificationID: String, user: UserID, channel: NotificationChannelKind, signature: String) async throws -> String {
-        let expected = Array(Self.clickSignature(notificationID: notificationID, user: user, channel: channel, secret: settings.linkSecret).utf8)
-        let given = Array(signature.lowercased().utf8)
-        guard given.count == expected.count, zip(given, expected).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else {
-            throw ParleyError.invalidClickSignature()
-        }
+        let expected = Self.clickSignature(notificationID: notificationID, user: user, channel: channel, secret: settings.linkSecret)
+        guard constantTimeEquals(signature.lowercased(), expected) else { throw ParleyError.invalidClickSignature() }
         guard let (_, rendered) = try await notification(notificationID) else { throw ParleyError.notificationNotFound(notificationID) }
         let locale = try await settings(of: [user], on: database.sql)[user]?.locale
         let contentChannel: NotificationChannelKind = content(rendered, channel: channel, locale: locale)?.fields["action_url"] != nil ? channel : .inApp

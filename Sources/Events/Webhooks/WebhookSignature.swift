@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ParleyCore
 
 /// How Parley signs webhook requests, and how a receiver verifies them.
 ///
@@ -32,11 +33,7 @@ public enum WebhookSignature {
             if pair[0] == "v1" { signatures.append(pair[1]) }
         }
         guard let timestamp, abs(now.timeIntervalSince1970 - Double(timestamp)) <= tolerance else { return false }
-        let expected = Array(hmacHex(body: body, secret: secret, timestamp: timestamp).utf8)
-        return signatures.contains { candidate in
-            let bytes = Array(candidate.utf8)
-            guard bytes.count == expected.count else { return false }
-            return zip(bytes, expected).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
-        }
+        let expected = hmacHex(body: body, secret: secret, timestamp: timestamp)
+        return signatures.contains { constantTimeEquals($0, expected) }
     }
 }
