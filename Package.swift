@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.0"),
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
@@ -92,7 +93,10 @@ let package = Package(
             dependencies: [
                 "ParleyCore", "ParleyStorage", "Events",
                 .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: swiftSettings
@@ -123,7 +127,15 @@ let package = Package(
         // Transports.
         .target(
             name: "ParleyOutbound",
-            dependencies: ["ParleyCore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            dependencies: [
+                "ParleyCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -139,6 +151,8 @@ let package = Package(
             name: "ParleyRealtime",
             dependencies: [
                 "ParleyCore", "ParleyStorage", "Identity", "Messaging", "Events", "ParleyHTTP",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "WSCore", package: "swift-websocket"),
@@ -216,7 +230,7 @@ let package = Package(
         .testTarget(
             name: "ParleyAppTests",
             dependencies: [
-                "ParleyApp", "ParleyTestSupport",
+                "ParleyApp", "ParleyTestSupport", "Notifications",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
@@ -231,10 +245,35 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The SMTP client against a real SMTP server (aiosmtpd), plain and STARTTLS.
+        .testTarget(
+            name: "ParleyOutboundTests",
+            dependencies: ["ParleyOutbound", "ParleyCore", "Notifications", "ParleyTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // Web Push, APNs and FCM request formats against local HTTP/1.1 and HTTP/2 (TLS) servers.
+        .testTarget(
+            name: "PushDeliveryTests",
+            dependencies: [
+                "Notifications", "ParleyOutbound", "ParleyCore", "ParleyTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Helpers every test target shares: temporary SQLite files, the PostgreSQL URL from the environment.
         .target(
             name: "ParleyTestSupport",
-            dependencies: ["ParleyStorage", "ParleyCore"],
+            dependencies: [
+                "ParleyStorage", "ParleyCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Tests/ParleyTestSupport",
             swiftSettings: swiftSettings
         ),

@@ -436,6 +436,12 @@ extension MessagingService {
         try await store.activeMembers(conversationID, on: database.sql).map(\.userID)
     }
 
+    /// A conversation and its active members, without a viewer's checks (automatic pushes decide who gets one).
+    public func conversationWithMembers(_ id: String) async throws -> (Conversation, [Member])? {
+        guard let conversation = try await store.conversation(id, on: database.sql) else { return nil }
+        return (conversation, try await store.activeMembers(id, on: database.sql))
+    }
+
     /// Whether `user` is an active member (typing indicators check this before relaying).
     public func isMember(_ conversationID: String, user: UserID) async throws -> Bool {
         try await store.member(conversationID, user, on: database.sql)?.active ?? false

@@ -68,6 +68,9 @@ public struct AuditLog: Sendable {
             payload["resolution"] = .string(String(action.dropFirst("case.".count)))
         case "sanction.mute", "sanction.suspend", "sanction.ban":
             type = ["sanction.mute": "moderation.muted", "sanction.suspend": "moderation.suspended"][entry.action] ?? "moderation.banned"
+            // What the sanctioned user's notice and the gateway (which closes a suspended user's connections) need.
+            payload["kind"] = .string(String(entry.action.dropFirst("sanction.".count)))
+            for key in ["sanction_id", "until", "conversation_id", "case_id"] { if let value = entry.details[key] { payload[key] = value } }
         default:
             return nil
         }

@@ -14,8 +14,11 @@ extension ParleyError {
     public static func sanctioned(_ sanction: Sanction) -> ParleyError {
         var details: [String: JSONValue] = ["sanction_id": .string(sanction.id), "kind": .string(sanction.kind.rawValue)]
         details["until"] = sanction.endsAt.map { .string(Timestamp.format($0)) } ?? .null
+        if let conversationID = sanction.conversationID { details["conversation_id"] = .string(conversationID) }
         let until = sanction.endsAt.map { " until \(Timestamp.format($0))" } ?? ""
-        return ParleyError(.forbidden, code: sanction.kind.errorCode, message: "You are \(sanction.kind.pastTense)\(until).", details: details)
+        let scope = sanction.conversationID == nil ? "" : " in this conversation"
+        return ParleyError(.forbidden, code: sanction.kind.errorCode, message: "You are \(sanction.kind.pastTense)\(scope)\(until).",
+                           details: details)
     }
 
     public static func caseNotFound(_ id: String) -> ParleyError {

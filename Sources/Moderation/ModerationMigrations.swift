@@ -158,5 +158,10 @@ public enum ModerationMigrations {
                 """,
             ]
         },
+        Migration(3, "sanctions may be scoped to one conversation") { _ in
+            [
+                "ALTER TABLE moderation_sanctions ADD COLUMN conversation_id TEXT",
+            ]
+        },
     ])
 }

@@ -29,7 +29,7 @@ public struct ModerationPolicy: ContentPolicy {
     public func review(_ submission: ContentSubmission) async throws -> ContentVerdict {
         guard let author = userID(fromLabel: submission.actor) else { return .allow }
         let subject = "user:\(author.rawValue)"
-        if let sanction = try await service.activeSanction(of: author) {
+        if let sanction = try await service.activeSanction(of: author, in: submission.context["conversation_id"]?.stringValue) {
             let error = ParleyError.sanctioned(sanction)
             throw error
         }

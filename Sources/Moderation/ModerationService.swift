@@ -51,17 +51,27 @@ public struct ModerationService: Sendable {
 
     // MARK: Sanctions
 
-    /// The sanction that stops `user` from posting now (the most severe active one), or nil.
-    public func activeSanction(of user: UserID) async throws -> Sanction? {
-        try await store.activeSanctions(of: user, at: clock.now(), on: database.sql).max { $0.kind.severity < $1.kind.severity }
+    /// The sanction that stops `user` from posting in `conversationID` now (the most severe active one that
+    /// holds everywhere or in that conversation), or nil. Without a conversation only global sanctions count.
+    public func activeSanction(of user: UserID, in conversationID: String? = nil) async throws -> Sanction? {
+        try await store.activeSanctions(of: user, at: clock.now(), on: database.sql)
+            .filter { $0.applies(in: conversationID) }
+            .max { $0.kind.severity < $1.kind.severity }
     }
 
-    /// Imposes a sanction (with a strike the user may appeal). `duration` nil means until lifted.
-    public func sanction(_ user: UserID, kind: SanctionKind, duration: TimeInterval?, reason: String, by actor: String) async throws -> Sanction {
+    /// Imposes a sanction (with a strike the user may appeal). `duration` nil means until lifted. A mute may be
+    /// limited to one conversation; suspensions and bans always hold everywhere.
+    public func sanction(_ user: UserID, kind: SanctionKind, duration: TimeInterval?, reason: String, conversationID: String? = nil,
+                         by actor: String) async throws -> Sanction {
         if let duration, duration <= 0 { throw ParleyError.invalidField("duration_seconds", "must be positive") }
+        if conversationID != nil, kind != .mute { throw ParleyError.invalidField("conversation_id", "only a mute can be limited to a conversation") }
+        if let conversationID, conversationID.isEmpty || conversationID.utf8.count > 100 {
+            throw ParleyError.invalidField("conversation_id", "1 to 100 characters")
+        }
         let now = clock.now()
         return try await database.transaction { sql in
-            let sanction = try await imposeSanction(user, kind: kind, duration: duration, reason: reason, caseID: nil, by: actor, at: now, on: sql)
+            let sanction = try await imposeSanction(user, kind: kind, duration: duration, reason: reason, caseID: nil,
+                                                    conversationID: conversationID, by: actor, at: now, on: sql)
             let strike = try await recordStrike(user, action: kind.rawValue, reason: reason, caseID: nil, sanctionID: sanction.id,
                                                 by: actor, at: now, on: sql)
             var result = sanction
@@ -101,13 +111,14 @@ public struct ModerationService: Sendable {
         try await store.strikes(of: user, on: database.sql)
     }
 
-    func imposeSanction(_ user: UserID, kind: SanctionKind, duration: TimeInterval?, reason: String, caseID: String?, by actor: String,
-                        at now: Date, on sql: any SQLDatabase) async throws -> Sanction {
+    func imposeSanction(_ user: UserID, kind: SanctionKind, duration: TimeInterval?, reason: String, caseID: String?,
+                        conversationID: String? = nil, by actor: String, at now: Date, on sql: any SQLDatabase) async throws -> Sanction {
         let sanction = Sanction(id: ids.next(prefix: "sn_"), userID: user, kind: kind, reason: reason, createdBy: actor, createdAt: now,
-                                endsAt: duration.map { now.addingTimeInterval($0) }, caseID: caseID)
+                                endsAt: duration.map { now.addingTimeInterval($0) }, caseID: caseID, conversationID: conversationID)
         try await store.insert(sanction, on: sql)
         var details: [String: JSONValue] = ["sanction_id": .string(sanction.id), "until": sanction.endsAt.map { .string(Timestamp.format($0)) } ?? .null]
         if let caseID { details["case_id"] = .string(caseID) }
+        if let conversationID { details["conversation_id"] = .string(conversationID) }
         try await audit.record(actor: actor, action: "sanction.\(kind.rawValue)", subject: "user:\(user.rawValue)", reason: reason,
                                details: details, at: now, on: sql)
         return sanction

@@ -12,10 +12,11 @@ struct ModerationStore: Sendable {
 
     func insert(_ sanction: Sanction, on sql: any SQLDatabase) async throws {
         try await sql.raw("""
-            INSERT INTO moderation_sanctions (id, user_id, kind, reason, created_by, created_at, ends_at, case_id, strike_id)
+            INSERT INTO moderation_sanctions (id, user_id, kind, reason, created_by, created_at, ends_at, case_id, strike_id,
+                conversation_id)
             VALUES (\(bind: sanction.id), \(bind: sanction.userID.rawValue), \(bind: sanction.kind.rawValue), \(bind: sanction.reason),
             \(bind: sanction.createdBy), \(bind: sanction.createdAt.unixMilliseconds), \(bind: sanction.endsAt?.unixMilliseconds),
-            \(bind: sanction.caseID), \(bind: sanction.strikeID))
+            \(bind: sanction.caseID), \(bind: sanction.strikeID), \(bind: sanction.conversationID))
             """).run()
     }
 
@@ -67,7 +68,8 @@ struct ModerationStore: Sendable {
             liftedBy: try row.decodeOptional("lifted_by", as: String.self),
             liftReason: try row.decodeOptional("lift_reason", as: String.self),
             caseID: try row.decodeOptional("case_id", as: String.self),
-            strikeID: try row.decodeOptional("strike_id", as: String.self)
+            strikeID: try row.decodeOptional("strike_id", as: String.self),
+            conversationID: try row.decodeOptional("conversation_id", as: String.self)
         )
     }
 

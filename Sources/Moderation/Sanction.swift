@@ -53,6 +53,13 @@ public struct Sanction: Sendable, Equatable {
     public var caseID: String?
     /// The strike recorded with it, which the user may appeal.
     public var strikeID: String?
+    /// A mute may hold in one conversation only; nil means everywhere.
+    public var conversationID: String?
+
+    /// Whether it stops content posted in `conversationID` (nil: content outside any conversation).
+    public func applies(in conversationID: String?) -> Bool {
+        self.conversationID == nil || self.conversationID == conversationID
+    }
 
     public func isActive(at now: Date) -> Bool {
         liftedAt == nil && (endsAt.map { $0 > now } ?? true)

@@ -1,6 +1,7 @@
 import Events
 import Foundation
 import ParleyCore
+import SQLKit
 
 /// One rendered notification on its way to one user through one external channel.
 public struct ChannelMessage: Sendable, Equatable {
@@ -42,7 +43,7 @@ public struct ChannelFailure: Error, Sendable, CustomStringConvertible {
     public var description: String { reason }
 }
 
-/// A way to reach users outside the in-app inbox: webhook now; email, Web Push, APNs and FCM next.
+/// A way to reach users outside the in-app inbox: the platform's webhook, email, and push (Web Push, APNs, FCM).
 ///
 /// The fan-out creates a delivery (and a job) per user only for channels whose template exists and that
 /// are available; the delivery job calls `deliver` with retries and backoff from the job queue, and records
@@ -53,6 +54,14 @@ public protocol NotificationChannel: Sendable {
     func isAvailable() async throws -> Bool
     /// Hands the message over. Throw `ChannelFailure` (or any error, which is retried).
     func deliver(_ message: ChannelMessage) async throws -> ChannelOutcome
+    /// Of `users`, those the channel can reach (a push device, an email address), or nil when it reaches
+    /// everyone. The fan-out creates deliveries only for them, so a broadcast writes no rows for users who
+    /// could never get it.
+    func reachableUsers(among users: [UserID], on sql: any SQLDatabase) async throws -> Set<UserID>?
+}
+
+extension NotificationChannel {
+    public func reachableUsers(among users: [UserID], on sql: any SQLDatabase) async throws -> Set<UserID>? { nil }
 }
 
 /// The `webhook` channel: each (notification, user) is POSTed to one URL the platform configures, signed

@@ -72,4 +72,14 @@ extension ParleyError {
         ParleyError(.notFound, code: "notifications.channel_not_configured", message: "Channel '\(channel)' is not configured.",
                     details: ["channel": .string(channel)])
     }
+
+    public static func deviceNotFound(_ id: String) -> ParleyError {
+        ParleyError(.notFound, code: "notifications.device_not_found", message: "No push device '\(id)' of yours.",
+                    details: ["device_id": .string(String(id.prefix(200)))])
+    }
+
+    public static func invalidProviderConfig(_ field: String, _ reason: String) -> ParleyError {
+        ParleyError(.unprocessable, code: "notifications.invalid_provider", message: "Provider setting '\(field)' is invalid: \(reason)",
+                    details: ["field": .string(field)])
+    }
 }

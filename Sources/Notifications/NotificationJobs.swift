@@ -26,8 +26,10 @@ public struct NotificationDeliveryHandler: JobHandler {
 
     public init(service: NotificationService) {
         self.service = service
+        // Email may take a connect, a TLS handshake and a slow DATA reply per provider; push fans out to every
+        // device. The lease must outlast the slowest channel, or a second worker would send the same delivery.
         let components = service.settings.webhookTimeout.components
-        timeout = Double(components.seconds) + Double(components.attoseconds) / 1e18 + 5
+        timeout = max(300, Double(components.seconds) + Double(components.attoseconds) / 1e18 + 5)
     }
 
     public func run(_ job: Job) async throws {
@@ -61,9 +63,23 @@ public struct NotificationDigestHandler: JobHandler {
     }
 }
 
+/// Pushes a snoozed entry live again when its snooze ends (`notifications.resurface`).
+public struct NotificationResurfaceHandler: JobHandler {
+    public let kind = NotificationService.resurfaceJobKind
+    public let timeout: TimeInterval = 30
+    let service: NotificationService
+
+    public func run(_ job: Job) async throws {
+        guard let user = job.payload["user_id"]?.stringValue, let id = job.payload["notification_id"]?.stringValue,
+              case .int(let until)? = job.payload["until"] else { throw PermanentJobFailure("a malformed resurface job") }
+        try await service.resurface(id, user: UserID(trusted: user), snoozedUntil: Int64(until))
+    }
+}
+
 extension NotificationService {
     /// Every job handler of the context, for the composition root's JobWorker.
     public var jobHandlers: [any JobHandler] {
-        [NotificationFanOutHandler(service: self), NotificationDeliveryHandler(service: self), NotificationDigestHandler(service: self)]
+        [NotificationFanOutHandler(service: self), NotificationDeliveryHandler(service: self), NotificationDigestHandler(service: self),
+         NotificationResurfaceHandler(service: self)]
     }
 }

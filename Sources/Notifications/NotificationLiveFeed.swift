@@ -11,7 +11,7 @@ import ParleyStorage
 /// Run one per node that serves connections (`run()` returns when its task is cancelled). It starts at the
 /// log's head: clients that were away read their inbox (or resume their SSE stream) instead.
 public final class NotificationLiveFeed: Sendable {
-    public static let eventTypes: Set<String> = ["notification.delivered", "notification.inbox_changed"]
+    public static let eventTypes: Set<String> = ["notification.delivered", "notification.resurfaced", "notification.inbox_changed"]
 
     let service: NotificationService
     let events: EventLog
@@ -59,7 +59,7 @@ public final class NotificationLiveFeed: Sendable {
         guard Self.eventTypes.contains(event.type) else { return }
         do {
             switch event.type {
-            case "notification.delivered":
+            case "notification.delivered", "notification.resurfaced":
                 guard let id = event.payload["notification_id"]?.stringValue, case .array(let list)? = event.payload["user_ids"] else { return }
                 let users = list.compactMap(\.stringValue).map(UserID.init(trusted:))
                 for user in pusher.connectedUsers(among: users).sorted() {

@@ -158,5 +158,68 @@ extension NotificationService {
                 """,
             ]
         },
+        Migration(2, "create push devices, email addresses and automatic-push state") { _ in
+            [
+                """
+                CREATE TABLE notifications_push_devices (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL,
+                    platform TEXT NOT NULL,
+                    token TEXT NOT NULL,
+                    p256dh TEXT,
+                    auth TEXT,
+                    app_id TEXT,
+                    sandbox BOOLEAN NOT NULL,
+                    locale TEXT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    last_used_at BIGINT,
+                    UNIQUE (platform, token)
+                )
+                """,
+                "CREATE INDEX notifications_push_devices_by_user ON notifications_push_devices (user_id, created_at)",
+                """
+                CREATE TABLE notifications_email_addresses (
+                    user_id TEXT PRIMARY KEY,
+                    address TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE notifications_auto_push (
+                    user_id TEXT NOT NULL,
+                    conversation_id TEXT NOT NULL,
+                    pushed_seq BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (user_id, conversation_id)
+                )
+                """,
+                "CREATE INDEX notifications_idempotency_by_age ON notifications_idempotency (created_at)",
+                "CREATE INDEX notifications_dedup_by_expiry ON notifications_dedup (expires_at)",
+                // Users turn automatic message pushes off per channel with this category.
+                """
+                INSERT INTO notifications_categories (id, description, mandatory, created_at, updated_at)
+                VALUES ('messages', 'Pushes for chat messages while you are away.', FALSE, 0, 0)
+                ON CONFLICT (id) DO NOTHING
+                """,
+            ]
+        },
+        Migration(3, "the account category and the templates of Parley's own notices") { _ in
+            [
+                """
+                INSERT INTO notifications_categories (id, description, mandatory, created_at, updated_at)
+                VALUES ('account', 'Notices about your account (moderation decisions). They cannot be turned off.', TRUE, 0, 0)
+                ON CONFLICT (id) DO NOTHING
+                """,
+                // Admins may rewrite these like any template; the variables are status, until_text and reason.
+                """
+                INSERT INTO notifications_templates (template_key, channel, locale, fields, created_at, updated_at)
+                VALUES ('parley.sanction', 'in_app', 'en',
+                    '{"body":"You have been {{status}} {{until_text}}. Reason: {{reason}}. You may appeal this decision.","title":"You have been {{status}}"}',
+                    0, 0)
+                ON CONFLICT (template_key, channel, locale) DO NOTHING
+                """,
+            ]
+        },
     ])
 }

@@ -55,7 +55,10 @@ extension NotificationService {
 
         for kind in external {
             var newJobs: [NewJob] = []
-            let targets = recipients.filter { !(disabled[$0]?.contains(kind) ?? false) }
+            var targets = recipients.filter { !(disabled[$0]?.contains(kind) ?? false) }
+            if let reachable = try await channels[kind]?.reachableUsers(among: targets, on: sql) {
+                targets = targets.filter(reachable.contains)
+            }
             for chunk in targets.chunked(into: 500) {
                 var values: [SQLQueryString] = []
                 var deferrals: [UserID: Date] = [:]

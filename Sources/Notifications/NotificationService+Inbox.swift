@@ -160,10 +160,32 @@ extension NotificationService {
                 """).all()
             guard !rows.isEmpty else { return false }
             try await inboxChanged(user, now: now, on: sql)
+            // When it returns, the entry is pushed live again like a new one (a job, so it happens on time on any node).
+            try await jobs.enqueue([NewJob(
+                kind: Self.resurfaceJobKind,
+                payload: ["user_id": .string(user.rawValue), "notification_id": .string(notificationID), "until": .int(Int(until.unixMilliseconds))],
+                runAt: until, uniqueKey: "nsnooze:\(user.rawValue):\(notificationID):\(until.unixMilliseconds)"
+            )], on: sql)
             return true
         }
         guard changed else { throw ParleyError.notificationNotFound(notificationID) }
         return try await inboxEntry(of: user, notificationID: notificationID)
+    }
+
+    /// Announces a snoozed entry whose time came (the live feed pushes it as new), unless it was snoozed again,
+    /// archived or deleted meanwhile.
+    public func resurface(_ notificationID: String, user: UserID, snoozedUntil: Int64) async throws {
+        let now = clock.now()
+        try await database.transaction { sql in
+            guard try await sql.raw("""
+                SELECT notification_id FROM notifications_inbox WHERE user_id = \(bind: user.rawValue)
+                    AND notification_id = \(bind: notificationID) AND snoozed_until = \(bind: snoozedUntil) AND archived_at IS NULL
+                """).first() != nil else { return }
+            try await outbox.append(NewEvent(
+                type: "notification.resurfaced", actor: "system", subject: "notification:\(notificationID)",
+                payload: ["notification_id": .string(notificationID), "user_ids": .array([.string(user.rawValue)])], occurredAt: now
+            ), on: sql)
+        }
     }
 
     static func assignment(_ mark: InboxMark, now: Date) -> SQLQueryString {

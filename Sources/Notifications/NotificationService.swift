@@ -18,6 +18,7 @@ public struct NotificationService: Sendable {
     public static let fanOutJobKind = "notifications.fanout"
     public static let deliveryJobKind = "notifications.deliver"
     public static let digestJobKind = "notifications.digest"
+    public static let resurfaceJobKind = "notifications.resurface"
 
     let database: Database
     let outbox: any EventOutbox

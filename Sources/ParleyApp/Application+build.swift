@@ -34,7 +34,8 @@ public enum ParleyServer {
         FilterController(words: services.sensitiveWords).register(on: routes)
         AnalyticsController(service: services.analytics, clock: services.clock).register(on: routes)
         NotificationsController(service: services.notifications, configs: services.notificationChannels, users: services.users,
-                                authenticator: services.authenticator, broadcaster: services.notificationStreams, clock: services.clock)
+                                authenticator: services.authenticator, broadcaster: services.notificationStreams, clock: services.clock,
+                                devices: services.pushDevices)
             .register(on: routes)
         return (router, routes)
     }
@@ -97,7 +98,8 @@ public enum ParleyServer {
         ])
         let feed = NotificationLiveFeed(service: services.notifications, events: services.events, pusher: pusher,
                                         database: services.database, logger: logger)
-        return [live, NotificationLiveFeedService(feed: feed)]
+        return [live, NotificationLiveFeedService(feed: feed),
+                live.presenceBeacon(database: services.database, clock: services.clock, logger: logger)]
     }
 
     /// Opens the database, migrates it and returns the application ready to run.
@@ -111,7 +113,8 @@ public enum ParleyServer {
         let services = ParleyServices(
             database: database, secret: secret, platformKeys: try configuration.platformKeys(),
             platformIssuer: configuration.platformJWTIssuer, beforeSendHook: configuration.beforeSendHook,
-            filterDictionaryFile: configuration.filterDictionaryFile, analyticsSettings: configuration.analyticsSettings, logger: logger
+            filterDictionaryFile: configuration.filterDictionaryFile, analyticsSettings: configuration.analyticsSettings,
+            autoPushSettings: configuration.autoPushSettings, logger: logger
         )
         // Migrate (and load the filters) on a short-lived connection: the serving pool only runs inside the ServiceGroup.
         let migrationDatabase = try await Database.open(configuration.database, logger: logger)
@@ -164,7 +167,8 @@ extension ParleyServer {
         let services = ParleyServices(database: database, secret: secret, platformKeys: try configuration.platformKeys(),
                                       platformIssuer: configuration.platformJWTIssuer, beforeSendHook: configuration.beforeSendHook,
                                       filterDictionaryFile: configuration.filterDictionaryFile,
-                                      analyticsSettings: configuration.analyticsSettings, logger: logger)
+                                      analyticsSettings: configuration.analyticsSettings,
+                                      autoPushSettings: configuration.autoPushSettings, logger: logger)
         logger.notice("Parley worker is running", metadata: ["worker_id": .string(workerID()), "database": .string(configuration.database.redacted)])
         return ServiceGroup(configuration: .init(
             services: [DatabasePoolService(database: database)]

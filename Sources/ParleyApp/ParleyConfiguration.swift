@@ -1,4 +1,5 @@
 import Foundation
+import Notifications
 import Logging
 import ParleyStorage
 
@@ -25,6 +26,10 @@ public struct ParleyConfiguration: Sendable {
     public var beforeSendSecret: String?
     /// Jobs one process runs at once.
     public var workerConcurrency = 8
+    /// Automatic pushes for chat messages to members who are away.
+    public var autoPush = true
+    /// Whether pushes show message text (off: only who wrote and how many).
+    public var pushPreviews = true
     /// The time zone analytics reports days and weeks in, besides UTC (an IANA id).
     public var analyticsTimeZone: String?
     /// A sensitive-word dictionary file (`word⇥category⇥severity⇥action⇥replacement` per line).
@@ -85,6 +90,22 @@ public struct ParleyConfiguration: Sendable {
             }
             workerConcurrency = value
         }
+        autoPush = try Self.flag(environment, "PARLEY_AUTO_PUSH") ?? autoPush
+        pushPreviews = try Self.flag(environment, "PARLEY_PUSH_PREVIEWS") ?? pushPreviews
+    }
+
+    static func flag(_ environment: [String: String], _ name: String) throws -> Bool? {
+        guard let raw = environment[name], !raw.isEmpty else { return nil }
+        switch raw.lowercased() {
+        case "on", "true", "1", "yes": return true
+        case "off", "false", "0", "no": return false
+        default: throw ConfigurationError("\(name) must be on or off")
+        }
+    }
+
+    /// How chat messages turn into pushes.
+    public var autoPushSettings: AutoPushSettings {
+        AutoPushSettings(enabled: autoPush, showsContent: pushPreviews)
     }
 
     public var database: DatabaseConfiguration {

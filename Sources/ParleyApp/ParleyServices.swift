@@ -9,6 +9,7 @@ import Moderation
 import Notifications
 import ParleyHTTP
 import ParleyOutbound
+import ParleyRealtime
 import ServiceLifecycle
 import Synchronization
 import ParleyCore
@@ -36,6 +37,11 @@ public struct ParleyServices: Sendable {
     public let notifications: NotificationService
     public let analytics: AnalyticsService
     public let notificationChannels: NotificationChannelConfigs
+    /// Users' push devices and email addresses.
+    public let pushDevices: PushDeviceRegistry
+    public let pushDispatcher: PushDispatcher
+    /// Pushes for chat messages to members who are away.
+    public let autoPush: AutoPush
     /// Server-sent-event subscribers of this node (GET /v1/notifications/stream).
     public let notificationStreams = NotificationStreamBroadcaster()
     public let http: any OutboundHTTP
@@ -50,6 +56,7 @@ public struct ParleyServices: Sendable {
         JobQueue.migrations,
         WebhookService.migrations,
         NotificationService.migrations,
+        PresenceBeacon.migrations,
     ]
 
     public init(database: Database, secret: SymmetricKey, platformKeys: [JWTVerificationKey] = [], platformIssuer: String? = nil,
@@ -58,6 +65,8 @@ public struct ParleyServices: Sendable {
                 beforeSendHook: BeforeSendHookSettings? = nil, backoff: Backoff = Backoff(), webhookSettings: WebhookSettings = WebhookSettings(),
                 floodSettings: FloodSettings? = FloodSettings(), filterDictionaryFile: String? = nil,
                 analyticsSettings: AnalyticsSettings = AnalyticsSettings(),
+                mailer: any OutboundMailer = NIOSMTPMailer(), webPushPolicy: WebPushEndpointPolicy = WebPushEndpointPolicy(),
+                autoPushSettings: AutoPushSettings = AutoPushSettings(),
                 logger: Logger = Logger(label: "parley")) {
         let ids = ids ?? SortableIDGenerator(clock: clock)
         self.database = database
@@ -68,13 +77,14 @@ public struct ParleyServices: Sendable {
         users = SQLUserStore(database: database, outbox: events)
         apiKeys = APIKeyService(database: database, ids: ids, clock: clock)
         tokens = TokenService(secret: secret, platformKeys: platformKeys, platformIssuer: platformIssuer, clock: clock, ids: ids)
-        authenticator = Authenticator(tokens: tokens, apiKeys: apiKeys, users: users)
         self.http = http
         // Messaging and Moderation need each other (held messages are published, removed ones recalled), so
         // Moderation gets an adapter that is bound to Messaging once both exist.
         let messagingAdapter = MessagingModerationAdapter()
         moderation = ModerationService(database: database, ids: ids, clock: clock, publishers: [messagingAdapter],
                                        remover: messagingAdapter, resolver: messagingAdapter, outbox: events, logger: logger)
+        // Suspended and banned users' tokens stop working at once: every user request asks Moderation.
+        authenticator = Authenticator(tokens: tokens, apiKeys: apiKeys, users: users, gate: ModerationAccessGate(moderation: moderation))
         rateLimitOverrides = RateLimitOverrideStore(database: database, audit: moderation.audit)
         rateLimiter = GCRARateLimiter(clock: clock, overrides: rateLimitOverrides)
         // The pipeline of DESIGN §7: Parley's own risk control first, then the platform's before-send hook.
@@ -92,11 +102,30 @@ public struct ParleyServices: Sendable {
         notificationChannels = NotificationChannelConfigs(database: database, clock: clock)
         // Tracked links are signed with a key derived from Parley's secret, never the secret itself.
         let linkKey = HMAC<SHA256>.authenticationCode(for: Data("parley-notification-links".utf8), using: secret)
-        notifications = NotificationService(
+        let devices = PushDeviceRegistry(database: database, clock: clock, ids: ids, webPushPolicy: webPushPolicy)
+        pushDevices = devices
+        let dispatcher = PushDispatcher(configs: notificationChannels, devices: devices, failover: ProviderFailover(clock: clock),
+                                        build: { provider in
+            guard let platform = PushPlatform(rawValue: provider.type) else {
+                throw ParleyError.invalidProviderConfig("type", "apns, fcm or webpush")
+            }
+            return try PushSenderFactory.make(type: platform, config: .object(provider.config), http: http, clock: clock)
+        })
+        pushDispatcher = dispatcher
+        let notifications = NotificationService(
             database: database, outbox: events, jobs: jobs, users: IdentityNotificationDirectory(users: users), clock: clock, ids: ids,
             settings: NotificationSettings(linkSecret: Data(linkKey).base64URLEncodedString()),
-            channels: [WebhookNotificationChannel(configs: notificationChannels, http: http, clock: clock)]
+            channels: [
+                WebhookNotificationChannel(configs: notificationChannels, http: http, clock: clock),
+                EmailNotificationChannel(configs: notificationChannels, addresses: devices, mailer: mailer,
+                                         failover: ProviderFailover(clock: clock), clock: clock),
+                PushNotificationChannel(dispatcher: dispatcher, devices: devices),
+            ]
         )
+        self.notifications = notifications
+        autoPush = AutoPush(notifications: notifications, source: MessagingPushSource(messaging: messaging, users: users),
+                            presence: SQLPresenceDirectory(database: database, clock: clock), dispatcher: dispatcher, devices: devices,
+                            settings: autoPushSettings)
     }
 
     /// Records that a user connected (an event, so analytics counts them as active). A failure is logged,
@@ -114,15 +143,25 @@ public struct ParleyServices: Sendable {
         }
     }
 
+    /// Every consumer of the event log, each with its own durable cursor.
+    public var eventConsumers: [any EventConsumer] {
+        [WebhookFanout(webhooks: webhooks), analytics.consumer(), autoPush.consumer, SanctionNotices(jobs: jobs)]
+    }
+
+    /// Every kind of job and what runs it.
+    public var jobHandlers: [any JobHandler] {
+        [WebhookDeliveryHandler(webhooks: webhooks, http: http), autoPush.jobHandler, SanctionNoticeHandler(notifications: notifications)]
+            + notifications.jobHandlers
+    }
+
     /// The event consumers and the job worker: what `parley serve` and `parley worker` run besides HTTP.
     public func backgroundServices(workerID: String, concurrency: Int = 8, logger: Logger) -> [any Service] {
         [
-            ConsumerRunner(log: events, consumers: [WebhookFanout(webhooks: webhooks), analytics.consumer(logger: logger)], database: database,
-                           clock: clock, logger: logger),
-            JobWorker(queue: jobs, handlers: [WebhookDeliveryHandler(webhooks: webhooks, http: http)] + notifications.jobHandlers, database: database,
-                      workerID: workerID, concurrency: concurrency, logger: logger),
+            ConsumerRunner(log: events, consumers: eventConsumers, database: database, clock: clock, logger: logger),
+            JobWorker(queue: jobs, handlers: jobHandlers, database: database, workerID: workerID, concurrency: concurrency, logger: logger),
             SensitiveWordsReloader(words: sensitiveWords, logger: logger),
             FeedPruner(messaging: messaging, logger: logger),
+            NotificationHousekeeper(notifications: notifications, logger: logger),
         ]
     }
 
@@ -180,6 +219,17 @@ struct IdentityNotificationDirectory: NotificationUserDirectory {
 
     func activeUsers(among ids: [UserID]) async throws -> Set<UserID> {
         try await users.activeUsers(among: ids)
+    }
+}
+
+/// Identity's gate to Moderation: a suspended or banned user is refused on every request (a mute only stops
+/// posting, which the content policy enforces).
+struct ModerationAccessGate: UserAccessGate {
+    let moderation: ModerationService
+
+    func refusal(for user: UserID) async throws -> ParleyError? {
+        guard let sanction = try await moderation.activeSanction(of: user), sanction.kind != .mute else { return nil }
+        return ParleyError.sanctioned(sanction)
     }
 }
 

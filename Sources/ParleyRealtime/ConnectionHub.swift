@@ -12,6 +12,8 @@ final class ConnectionHub: Sendable {
         /// Watched user → sessions watching them (presence subscriptions).
         var watchers: [UserID: [String: Session]] = [:]
         var lastSeen: [UserID: Date] = [:]
+        /// Users who came online or went offline since the presence beacon last published (true = online).
+        var presenceChanges: [UserID: Bool] = [:]
     }
 
     private let state = Mutex(State())
@@ -30,6 +32,7 @@ final class ConnectionHub: Sendable {
         let (cameOnline, watchers) = state.withLock { state -> (Bool, [Session]) in
             let wasOnline = !(state.byUser[session.user]?.isEmpty ?? true)
             state.byUser[session.user, default: [:]][session.id] = session
+            if !wasOnline { state.presenceChanges[session.user] = true }
             return (!wasOnline, Array(state.watchers[session.user]?.values ?? [:].values))
         }
         if cameOnline { announce(session.user, online: true, to: watchers) }
@@ -45,12 +48,24 @@ final class ConnectionHub: Sendable {
             for watched in session.watchedUsers { state.watchers[watched]?.removeValue(forKey: session.id) }
             guard state.byUser[session.user]?.isEmpty ?? false else { return (false, []) }
             state.byUser.removeValue(forKey: session.user)
+            state.presenceChanges[session.user] = false
             state.lastSeen[session.user] = now
             if state.lastSeen.count > 100_000 { state.lastSeen.removeAll() }
             return (true, Array(state.watchers[session.user]?.values ?? [:].values))
         }
         if wentOffline { announce(session.user, online: false, to: watchers) }
     }
+
+    /// Takes the presence changes since the last call (the beacon publishes them).
+    func takePresenceChanges() -> [UserID: Bool] {
+        state.withLock { state in
+            defer { state.presenceChanges.removeAll(keepingCapacity: true) }
+            return state.presenceChanges
+        }
+    }
+
+    /// Every user online on this node (the beacon republishes them all after a failed write).
+    var onlineUsers: [UserID] { state.withLock { Array($0.byUser.keys) } }
 
     func sessions(of user: UserID) -> [Session] {
         state.withLock { Array($0.byUser[user]?.values ?? [:].values) }

@@ -89,6 +89,10 @@ public final class LiveFanout: Service, Sendable {
     }
 
     func fanOut(_ event: EventEnvelope) async {
+        if event.type == "moderation.suspended" || event.type == "moderation.banned", let user = event.payload["user_id"]?.stringValue {
+            disconnect(UserID(trusted: user), because: event)
+            return
+        }
         guard case .string(let kind)? = event.payload["fanout"], case .string(let conversationID)? = event.payload["conversation_id"] else {
             return
         }
@@ -105,6 +109,20 @@ public final class LiveFanout: Service, Sendable {
             }
         } catch {
             logger.warning("live fan-out failed for one event", metadata: ["event": "\(event.id)", "error": "\(error)"])
+        }
+    }
+
+    /// A suspended or banned user's connections end now: their token is refused from here on (the
+    /// authenticator asks Moderation), so they cannot come back until the sanction ends or is lifted.
+    func disconnect(_ user: UserID, because event: EventEnvelope) {
+        let kind = event.type == "moderation.banned" ? "banned" : "suspended"
+        let frame = FrameCodec.encode("error", [
+            "code": .string("moderation.\(kind)"), "message": .string("Your account is \(kind)."),
+            "until": event.payload["until"] ?? .null, "fatal": .bool(true),
+        ])
+        for session in hub.sessions(of: user) {
+            session.reply(frame)
+            session.finish()
         }
     }
 
@@ -147,5 +165,12 @@ extension LiveFanout {
     public func push(_ type: String, _ fields: [String: JSONValue], to user: UserID, ephemeral: Bool = false) {
         let text = FrameCodec.encode(type, fields)
         hub.deliver(to: user, ephemeral ? .ephemeral(text) : .durable(text), userSeq: nil)
+    }
+}
+
+extension LiveFanout {
+    /// The service that publishes this node's connected users for `SQLPresenceDirectory`.
+    public func presenceBeacon(database: Database, clock: any WallClock, logger: Logger) -> PresenceBeacon {
+        PresenceBeacon(hub: hub, database: database, clock: clock, logger: logger)
     }
 }

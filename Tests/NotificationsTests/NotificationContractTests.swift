@@ -284,10 +284,14 @@ import Testing
             // Snooze hides an entry until its time, then it is back on top, unread.
             _ = try await f.service.snooze(ids[4], user: .u(1), until: f.clock.now().addingTimeInterval(3600))
             #expect(try await f.service.inbox(of: .u(1), page: try PageRequest()).items.map(\.notificationID) == [ids[3], ids[2], ids[1]])
+            #expect(try await f.drainJobs() == 0)  // Not due yet.
             f.clock.advance(by: 3600)
             let back = try await f.service.inbox(of: .u(1), page: try PageRequest()).items
             #expect(back.first?.notificationID == ids[4])
             #expect(back.first?.readAt == nil)
+            // Its return is announced, so the live feed pushes it like a new entry.
+            #expect(try await f.drainJobs() == 1)
+            #expect(try await f.scalar("SELECT COUNT(*) AS n FROM events_log WHERE type = 'notification.resurfaced'") == 1)
 
             // Bulk: everything up to now read (the archived entry too).
             let changed = try await f.service.markAll(as: .read, user: .u(1))

@@ -2,6 +2,8 @@ import Crypto
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Events
+import Notifications
 import NIOCore
 import ParleyApp
 import ParleyCore
@@ -18,13 +20,15 @@ struct TestApp: Sendable {
 
     static func run(
         _ engine: DatabaseEngine, clock: any WallClock = SystemWallClock(),
+        webPushPolicy: WebPushEndpointPolicy = WebPushEndpointPolicy(), autoPushSettings: AutoPushSettings = AutoPushSettings(),
         _ body: @Sendable (TestApp, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await TestDatabases.withConfiguration(engine) { configuration in
             let database = try await Database.open(configuration, logger: TestDatabases.logger)
             try await database.withRunningPool { database in
                 let secret = SymmetricKey(size: .bits256)
-                let services = ParleyServices(database: database, secret: secret, clock: clock)
+                let services = ParleyServices(database: database, secret: secret, clock: clock, webPushPolicy: webPushPolicy,
+                                              autoPushSettings: autoPushSettings)
                 _ = try await services.migrate()
                 let admin = try await services.apiKeys.create(name: "admin", scope: .admin).plaintext
                 let server = try await services.apiKeys.create(name: "server", scope: .server).plaintext
@@ -76,5 +80,36 @@ extension TestClientProtocol {
             let decoded = data.isEmpty ? JSONValue.null : ((try? JSONDecoder().decode(JSONValue.self, from: data)) ?? .string(String(decoding: data, as: UTF8.self)))
             return JSONResponse(status: response.status, headers: response.headers, body: decoded)
         }
+    }
+}
+
+extension TestApp {
+    /// Runs one of `parley serve`'s event consumers until it has read the whole log.
+    func runConsumer(_ name: String) async throws {
+        guard let consumer = services.eventConsumers.first(where: { $0.name == name }) else { throw TestDatabaseError("no consumer \(name)") }
+        let runner = ConsumerRunner(log: services.events, consumers: [], database: services.database, clock: services.clock,
+                                    logger: TestDatabases.logger)
+        while try await runner.step(consumer) {}
+    }
+
+    /// Runs every job that is due, with the handlers `parley serve` uses, until none is left; returns how many ran.
+    @discardableResult
+    func drainJobs(maxRounds: Int = 1000) async throws -> Int {
+        let handlers = Dictionary(services.jobHandlers.map { ($0.kind, $0) }, uniquingKeysWith: { first, _ in first })
+        var ran = 0
+        for _ in 0..<maxRounds {
+            let claimed = try await services.jobs.claim(kinds: Set(handlers.keys), limit: 10, worker: "test", lease: 300)
+            guard !claimed.isEmpty else { return ran }
+            for job in claimed {
+                ran += 1
+                do {
+                    try await handlers[job.kind]!.run(job)
+                    try await services.jobs.complete(job)
+                } catch {
+                    try await services.jobs.fail(job, error: "\(error)", permanent: error is PermanentJobFailure)
+                }
+            }
+        }
+        return ran
     }
 }

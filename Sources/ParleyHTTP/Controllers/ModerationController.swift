@@ -47,11 +47,12 @@ public struct ModerationController: Sendable {
     }
 
     struct SanctionBody: RequestBody {
-        static let fields: Set<String> = ["user_id", "kind", "reason", "duration_seconds"]
+        static let fields: Set<String> = ["user_id", "kind", "reason", "duration_seconds", "conversation_id"]
         let user_id: String
         let kind: String
         let reason: String
         let duration_seconds: Int?
+        let conversation_id: String?
     }
 
     struct ReasonBody: RequestBody {
@@ -185,7 +186,8 @@ public struct ModerationController: Sendable {
             let reason = try Self.reason(body.reason)
             let duration = try Self.duration(body.duration_seconds)
             guard duration != nil || kind == .ban else { throw ParleyError.missingField("duration_seconds") }
-            let sanction = try await service.sanction(user, kind: kind, duration: duration, reason: reason, by: try context.requirePrincipal().label)
+            let sanction = try await service.sanction(user, kind: kind, duration: duration, reason: reason, conversationID: body.conversation_id,
+                                                      by: try context.requirePrincipal().label)
             return try JSONBody.response(Self.sanction(sanction), status: .created)
         }
         routes.add(.post, "/v1/moderation/sanctions/{sanction_id}/lift", policy: Self.moderator) { request, context in
@@ -380,7 +382,7 @@ public struct ModerationController: Sendable {
             "id": .string(sanction.id), "user_id": .string(sanction.userID.rawValue), "kind": .string(sanction.kind.rawValue),
             "reason": .string(sanction.reason), "created_by": .string(sanction.createdBy), "created_at": time(sanction.createdAt),
             "until": time(sanction.endsAt), "lifted_at": time(sanction.liftedAt), "lifted_by": string(sanction.liftedBy),
-            "case_id": string(sanction.caseID), "strike_id": string(sanction.strikeID),
+            "case_id": string(sanction.caseID), "strike_id": string(sanction.strikeID), "conversation_id": string(sanction.conversationID),
         ])
     }
 

@@ -24,10 +24,12 @@ public struct NotificationsController: Sendable {
     let heartbeatInterval: Duration
     /// A stream ends after this long; the client reconnects with `Last-Event-ID` (bounds what one connection holds).
     let maxStreamDuration: Duration
+    /// Push devices and email addresses; without it the device and email routes are not registered.
+    let devices: PushDeviceRegistry?
 
     public init(service: NotificationService, configs: NotificationChannelConfigs, users: any UserStore, authenticator: Authenticator?,
                 broadcaster: NotificationStreamBroadcaster, clock: any WallClock, heartbeatInterval: Duration = .seconds(25),
-                maxStreamDuration: Duration = .seconds(1800)) {
+                maxStreamDuration: Duration = .seconds(1800), devices: PushDeviceRegistry? = nil) {
         self.service = service
         self.configs = configs
         self.users = users
@@ -36,6 +38,7 @@ public struct NotificationsController: Sendable {
         self.clock = clock
         self.heartbeatInterval = heartbeatInterval
         self.maxStreamDuration = maxStreamDuration
+        self.devices = devices
     }
 
     public func register(on routes: RouteTable) {
@@ -44,6 +47,7 @@ public struct NotificationsController: Sendable {
         registerInboxRoutes(on: routes)
         registerPreferenceRoutes(on: routes)
         registerStreamRoutes(on: routes)
+        registerDeviceRoutes(on: routes)
     }
 
     // MARK: Trigger

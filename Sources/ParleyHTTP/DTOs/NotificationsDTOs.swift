@@ -94,6 +94,17 @@ public enum NotificationsWire {
         ])
     }
 
+    /// A push device as its owner sees it. A Web Push endpoint is shown whole (it is the browser's own
+    /// subscription); the keys are not echoed back.
+    public static func device(_ device: PushDevice) -> JSONValue {
+        .object([
+            "id": .string(device.id), "platform": .string(device.platform.rawValue), "token": .string(device.token),
+            "app_id": device.appID.map { .string($0) } ?? .null, "sandbox": .bool(device.sandbox),
+            "locale": device.locale.map { .string($0) } ?? .null, "created_at": .string(Timestamp.format(device.createdAt)),
+            "last_used_at": date(device.lastUsedAt),
+        ])
+    }
+
     static func date(_ date: Date?) -> JSONValue {
         date.map { .string(Timestamp.format($0)) } ?? .null
     }

@@ -78,6 +78,42 @@ extension OpenAPIBuilder {
                query: [("u", "string", "the user id"), ("c", "string", "the channel (default in_app)"), ("sig", "string", "the link's HMAC")],
                [(302, "Redirect to the action URL", nil)]),
         ]
+        operations += [
+            op("POST", "/v1/me/push-devices", "Register (or refresh) a phone app install: an APNs device token (hex) or an FCM registration "
+               + "token. A token registered by another user moves to this one; a user keeps at most 20 devices" + actAs + ".",
+               security: .either, request: "PushDeviceRegistration", [(201, "The device", "PushDevice")]),
+            op("POST", "/v1/me/push-subscriptions", "Register a browser's Web Push subscription (PushSubscription.toJSON()); the endpoint must "
+               + "belong to a browser push service" + actAs + ".", security: .either, request: "WebPushSubscription",
+               [(201, "The device", "PushDevice")]),
+            op("GET", "/v1/me/push-devices", "The user's devices and subscriptions, newest first" + actAs + ".", security: .either,
+               [(200, "The devices", "PushDeviceList")]),
+            op("DELETE", "/v1/me/push-devices/{device_id}", "Forget one of the user's devices (404 notifications.device_not_found when it is "
+               + "not theirs)" + actAs + ".", security: .either, [(204, "Forgotten", nil)]),
+            op("GET", "/v1/push/webpush-key", "The VAPID public key browsers subscribe with (applicationServerKey).", security: .either,
+               [(200, "The key", "WebPushKey")]),
+            op("PUT", "/v1/users/{user_id}/email", "Set the address email notifications go to; the platform verifies addresses. (API key, scope server)",
+               security: .apiKey, request: "UserEmail", [(200, "The address", "UserEmailAddress")]),
+            op("GET", "/v1/users/{user_id}/email", "The user's email address (404 notifications.email_not_set). (API key, scope server)",
+               security: .apiKey, [(200, "The address", "UserEmailAddress")]),
+            op("DELETE", "/v1/users/{user_id}/email", "Remove the user's email address. (API key, scope server)", security: .apiKey,
+               [(204, "Removed", nil)]),
+        ]
+        for channel in ["email", "push"] {
+            let providers = channel == "email"
+                ? "SMTP servers (type smtp; config host, port, security starttls|starttls_optional|tls|none, username, password, "
+                    + "trusted_ca_pem; settings from, from_name, reply_to, unsubscribe_url)"
+                : "push services (type apns: team_id, key_id, private_key, topic; fcm: service_account; webpush: vapid_public_key, "
+                    + "vapid_private_key, subject)"
+            operations += [
+                op("PUT", "/v1/admin/notifications/channels/\(channel)", "Configure the \(channel) channel's ordered \(providers). Deliveries "
+                   + "fail over to the next provider when one fails. (API key, scope admin)", security: .apiKey, request: "ChannelProvidersWrite",
+                   [(200, "The configuration, secrets shown as ***", "ChannelProviders")]),
+                op("GET", "/v1/admin/notifications/channels/\(channel)", "The \(channel) channel's providers, secrets shown as ***. "
+                   + "(API key, scope admin)", security: .apiKey, [(200, "The configuration", "ChannelProviders")]),
+                op("DELETE", "/v1/admin/notifications/channels/\(channel)", "Remove the \(channel) channel's providers. (API key, scope admin)",
+                   security: .apiKey, [(204, "Removed", nil)]),
+            ]
+        }
         for action in ["read", "seen", "archive", "unread", "unarchive"] {
             operations.append(op("POST", "/v1/me/notifications/{notification_id}/\(action)", "Mark one entry \(action)" + actAs + ".",
                                  security: .either, [(200, "The entry", "NotificationEntry")]))
@@ -128,6 +164,32 @@ extension OpenAPIBuilder {
             "NotificationCategoryWrite": Schema.object(["description": Schema.string, "mandatory": Schema.boolean]),
             "NotificationCategory": category,
             "NotificationCategoryList": Schema.object(["items": Schema.array(Schema.ref("NotificationCategory"))], required: ["items"]),
+            "PushDeviceRegistration": Schema.object([
+                "platform": Schema.enumeration(["apns", "fcm"]), "token": Schema.string, "app_id": Schema.string,
+                "sandbox": Schema.boolean, "locale": Schema.string,
+            ], required: ["platform", "token"]),
+            "WebPushSubscription": Schema.object([
+                "endpoint": Schema.string, "expirationTime": Schema.anyValue, "locale": Schema.string,
+                "keys": Schema.object(["p256dh": Schema.string, "auth": Schema.string], required: ["p256dh", "auth"]),
+            ], required: ["endpoint", "keys"]),
+            "PushDevice": Schema.object([
+                "id": Schema.string, "platform": Schema.enumeration(["apns", "fcm", "webpush"]), "token": Schema.string,
+                "app_id": Schema.nullableString, "sandbox": Schema.boolean, "locale": Schema.nullableString, "created_at": Schema.timestamp,
+                "last_used_at": Schema.nullableString,
+            ], required: ["id", "platform", "token", "created_at"]),
+            "PushDeviceList": Schema.object(["items": Schema.array(Schema.ref("PushDevice"))], required: ["items"]),
+            "WebPushKey": Schema.object(["vapid_public_key": Schema.string], required: ["vapid_public_key"]),
+            "UserEmail": Schema.object(["email": Schema.string], required: ["email"]),
+            "UserEmailAddress": Schema.object(["user_id": Schema.string, "email": Schema.string], required: ["user_id", "email"]),
+            "ChannelProvidersWrite": Schema.object([
+                "enabled": Schema.boolean, "settings": Schema.anyObject,
+                "providers": Schema.array(Schema.object(["name": Schema.string, "type": Schema.string, "config": Schema.anyObject],
+                                                        required: ["name", "type", "config"])),
+            ], required: ["providers"]),
+            "ChannelProviders": Schema.object([
+                "enabled": Schema.boolean, "settings": Schema.anyObject, "updated_at": Schema.timestamp,
+                "providers": Schema.array(Schema.object(["name": Schema.string, "type": Schema.string, "config": Schema.anyObject])),
+            ], required: ["enabled", "providers"]),
             "NotificationWebhookChannel": Schema.object(["url": Schema.string, "secret": Schema.string, "enabled": Schema.boolean],
                                                         required: ["url"]),
             "NotificationWebhookChannelConfig": Schema.object([

@@ -3,54 +3,59 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
-import ParleyTestSupport
 import Synchronization
 
 /// A real HTTP server on a loopback port that records every request it gets and answers from a script:
 /// the platform's side of webhooks and before-send hooks.
-final class TestReceiver: Sendable {
-    struct Reply: Sendable {
-        var status: Int = 200
-        var body: String = "{}"
+public final class TestReceiver: Sendable {
+    public struct Reply: Sendable {
+        public var status: Int = 200
+        public var body: String = "{}"
         /// How long to wait before answering.
-        var delay: Duration = .zero
+        public var delay: Duration = .zero
+
+        public init(status: Int = 200, body: String = "{}", delay: Duration = .zero) {
+            self.status = status
+            self.body = body
+            self.delay = delay
+        }
     }
 
-    struct Received: Sendable {
+    public struct Received: Sendable {
         /// Header names lowercased.
-        let headers: [String: String]
-        let body: Data
-        let path: String
+        public let headers: [String: String]
+        public let body: Data
+        public let path: String
 
-        subscript(header name: String) -> String? { headers[name.lowercased()] }
+        public subscript(header name: String) -> String? { headers[name.lowercased()] }
     }
 
     private struct State {
         var script: [Reply] = []
         var fallback = Reply()
-        var received: [Received] = []
+        public var received: [Received] = []
     }
 
     private let state = Mutex(State())
-    let port: Int
+    public let port: Int
 
     private init(port: Int) { self.port = port }
 
-    var url: String { "http://127.0.0.1:\(port)/hook" }
+    public var url: String { "http://127.0.0.1:\(port)/hook" }
 
-    func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+    public func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
 
     /// Answers the next requests with `replies`, in order, then with `fallback`.
-    func script(_ replies: [Reply], fallback: Reply = Reply()) {
+    public func script(_ replies: [Reply], fallback: Reply = Reply()) {
         state.withLock { state in
             state.script = replies
             state.fallback = fallback
         }
     }
 
-    var received: [Received] { state.withLock { $0.received } }
+    public var received: [Received] { state.withLock { $0.received } }
 
-    func reset() { state.withLock { $0.received = [] } }
+    public func reset() { state.withLock { $0.received = [] } }
 
     private func next(_ request: Received) -> Reply {
         state.withLock { state in
@@ -60,7 +65,7 @@ final class TestReceiver: Sendable {
     }
 
     /// Runs `body` while a receiver listens on 127.0.0.1 (any path).
-    static func run<T: Sendable>(_ body: @Sendable (TestReceiver) async throws -> T) async throws -> T {
+    public static func run<T: Sendable>(_ body: @Sendable (TestReceiver) async throws -> T) async throws -> T {
         let box = Mutex<TestReceiver?>(nil)
         let router = Router()
         router.post("**") { request, _ -> Response in

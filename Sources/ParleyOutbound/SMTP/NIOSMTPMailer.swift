@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ParleyCore
+
+/// `OutboundMailer` over SwiftNIO: one SMTP connection per message (RFC 5321), with STARTTLS (RFC 3207) or
+/// implicit TLS, AUTH PLAIN/LOGIN (RFC 4616, draft-murchison-sasl-login), and the SIZE, 8BITMIME and
+/// SMTPUTF8 extensions when the server advertises them and the message needs them.
+///
+/// Guarantees: every reply code is checked; every wait (connect, each reply, the data transfer) has a
+/// deadline from the `SMTPServer`; credentials never travel without TLS unless `allowInsecureAuth`; with
+/// `.starttls(required: true)` nothing is sent before the upgrade succeeded. Failures are thrown as
+/// `MailDeliveryError` (see there for which are permanent).
+public struct NIOSMTPMailer: OutboundMailer {
+    let eventLoopGroup: any EventLoopGroup
+    let logger: Logger
+
+    public init(eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger = Logger(label: "parley.smtp")) {
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+    }
+
+    public func send(_ envelope: MailEnvelope, via server: SMTPServer) async throws {
+        try Self.validate(envelope)
+        let heloName = try Self.heloName(for: server)
+        let tls = try Self.tlsRequest(for: server)
+        let data = SMTPMessageData(envelope.message)
+        var logger = self.logger
+        logger[metadataKey: "smtp.server"] = "\(server.host):\(server.port)"
+
+        let connection = try await connect(to: server, implicitTLS: server.security == .tls ? tls : nil)
+        try await connection.executeThenClose { inbound, outbound in
+            var conversation = SMTPConversation(
+                channel: connection, inbound: inbound, outbound: outbound, isTLSActive: server.security == .tls, logger: logger
+            )
+            do {
+                try await conversation.deliver(envelope, data: data, server: server, heloName: heloName, tls: tls)
+            } catch {
+                await conversation.quit(timeout: server.commandTimeout)
+                throw error
+            }
+            await conversation.quit(timeout: server.commandTimeout)
+        }
+    }
+
+    private func connect(to server: SMTPServer, implicitTLS: SMTPStartTLSRequest?) async throws -> NIOAsyncChannel<SMTPReply, ByteBuffer> {
+        do {
+            return try await ClientBootstrap(group: eventLoopGroup)
+                .connectTimeout(TimeAmount(server.connectTimeout))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: server.host, port: server.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if let implicitTLS {
+                            let tls = try NIOSSLClientHandler(context: implicitTLS.context, serverHostname: implicitTLS.serverHostname)
+                            try channel.pipeline.syncOperations.addHandler(tls)
+                        }
+                        try channel.pipeline.syncOperations.addHandler(SMTPReplyHandler())
+                        return try NIOAsyncChannel<SMTPReply, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw SMTPConversation.deliveryError(for: error, stage: .connect)
+        }
+    }
+
+    /// Refuses envelopes that can never be sent: no recipients, or an address that could inject commands.
+    static func validate(_ envelope: MailEnvelope) throws {
+        guard !envelope.recipients.isEmpty else {
+            throw MailDeliveryError(stage: .message, code: nil, text: "the envelope has no recipients", permanent: true)
+        }
+        for address in [envelope.from] + envelope.recipients where !MailEnvelope.isValidAddress(address) {
+            throw MailDeliveryError(stage: .message, code: nil, text: "invalid address \(address.prefix(100).debugDescription)",
+                                    permanent: true)
+        }
+    }
+
+    /// The EHLO name: the configured one (checked), else this machine's host name when it is a plain domain.
+    static func heloName(for server: SMTPServer) throws -> String {
+        if let configured = server.heloName {
+            guard isValidHeloName(configured) else {
+                throw MailDeliveryError(stage: .hello, code: nil, text: "invalid HELO name \(configured.prefix(100).debugDescription)",
+                                        permanent: true)
+            }
+            return configured
+        }
+        let host = ProcessInfo.processInfo.hostName
+        return isValidHeloName(host) && !host.hasPrefix("[") ? host : "localhost"
+    }
+
+    private static func isValidHeloName(_ name: String) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 255 else { return false }
+        return name.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-.:[]".unicodeScalars.contains(scalar))
+        }
+    }
+
+    /// The TLS settings for `server`, or nil when it never uses TLS. The system's roots are trusted, plus the
+    /// server's extra PEM roots; certificates and host names are always verified; TLS 1.2 at least.
+    static func tlsRequest(for server: SMTPServer) throws -> SMTPStartTLSRequest? {
+        if server.security == .none { return nil }
+        do {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.minimumTLSVersion = .tlsv12
+            if let pem = server.trustedRootCertificatesPEM {
+                let certificates = try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8))
+                guard !certificates.isEmpty else { throw NIOSSLError.failedToLoadCertificate }
+                configuration.additionalTrustRoots = [.certificates(certificates)]
+            }
+            let context = try NIOSSLContext(configuration: configuration)
+            let isIPAddress = (try? SocketAddress(ipAddress: server.host, port: 0)) != nil
+            return SMTPStartTLSRequest(context: context, serverHostname: isIPAddress ? nil : server.host)
+        } catch {
+            throw MailDeliveryError(stage: .tls, code: nil, text: "invalid TLS settings: \(error)", permanent: false)
+        }
+    }
+}

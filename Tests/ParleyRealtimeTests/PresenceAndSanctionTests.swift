@@ -1,0 +1,76 @@
+import Foundation
+import HummingbirdTesting
+import Messaging
+import Notifications
+import ParleyCore
+import ParleyRealtime
+import ParleyStorage
+import ParleyTestSupport
+import Testing
+
+/// Who is online across nodes (what automatic pushes ask), and a suspended user's live connections.
+@Suite struct PresenceAndSanctionTests {
+    let gateway = GatewayTests()
+
+    /// Polls until `condition` holds (the beacon publishes about once a second); fails after `seconds`.
+    func eventually(within seconds: Double = 15, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    @Test(arguments: TestDatabases.engines)
+    func theDirectoryListsConnectedUsersAndForgetsThemWhenTheyLeave(engine: DatabaseEngine) async throws {
+        try await LiveServer.run(engine) { server, _ in
+            let directory = SQLPresenceDirectory(database: server.services.database, clock: server.services.clock)
+            let alice = UserID(trusted: "alice"), bob = UserID(trusted: "bob")
+            _ = try await server.token("bob")
+            let (socket, _) = try await gateway.hello(server, "alice", device: "phone")
+            #expect(try await eventually { try await directory.onlineUsers(among: [alice, bob]) == [alice] })
+            socket.close()
+            #expect(try await eventually { try await directory.onlineUsers(among: [alice, bob]).isEmpty })
+        }
+    }
+
+    @Test func aMessageForSomeoneConnectedPushesNothingButOnceTheyLeaveItDoes() async throws {
+        try await LiveServer.run(.sqlite) { server, _ in
+            let directory = SQLPresenceDirectory(database: server.services.database, clock: server.services.clock)
+            let bob = UserID(trusted: "bob")
+            let conversation = try await gateway.direct(server, "alice", "bob")
+            _ = try await server.services.messaging.send(
+                try MessageDraft(conversationID: conversation, clientMsgID: "m1", kind: .text, body: ["text": "hi"]),
+                by: .user(UserID(trusted: "alice")))
+            let (socket, _) = try await gateway.hello(server, "bob", device: "phone")
+            #expect(try await eventually { try await directory.onlineUsers(among: [bob]) == [bob] })
+            let whileOnline = try await server.services.autoPush.run(user: bob, conversationID: conversation, urgent: true)
+            #expect(whileOnline == .skipped("the user is online"))
+            socket.close()
+            #expect(try await eventually { try await directory.onlineUsers(among: [bob]).isEmpty })
+            // Away now, with an unread message: the push is attempted (no push provider is configured in this test).
+            let away = try await server.services.autoPush.run(user: bob, conversationID: conversation, urgent: true)
+            #expect(away == .skipped("no device accepted it"))
+        }
+    }
+
+    @Test(arguments: TestDatabases.engines)
+    func aSuspendedUsersConnectionsAreClosedAndTheyCannotReconnect(engine: DatabaseEngine) async throws {
+        try await LiveServer.run(engine) { server, _ in
+            let (bob, _) = try await gateway.hello(server, "bob", device: "phone")
+            _ = try await server.services.moderation.sanction(UserID(trusted: "bob"), kind: .suspend, duration: 3600, reason: "abuse",
+                                                              by: "user:mod")
+            let error = try await bob.next(type: "error")
+            #expect(error["code"] == "moderation.suspended")
+            // Then the server closes the connection.
+            var closed = false
+            for _ in 0..<20 where !closed { closed = try await bob.next(within: 15) == nil }
+            #expect(closed)
+            // A reconnect is refused before the upgrade.
+            let retry = try? await server.connect(try await server.token("bob"))
+            let first = try await retry?.next(within: 15)
+            #expect(first == nil || first?["type"] == "error")
+        }
+    }
+}
