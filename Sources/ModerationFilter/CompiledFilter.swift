@@ -18,7 +18,15 @@ public final class CompiledFilter: @unchecked Sendable {
     static let spaceCode: UInt16 = 4
     static let labelMask: UInt16 = 0x7FFF
     static let rootChildBit: UInt16 = 0x8000
-    static let maxAlphabet = Int(labelMask) - Int(firstLabel)
+    /// Labels are the values from `firstLabel` up to `labelMask` whose low four bits are below 13, so that a
+    /// label's Bloom bit is `label & 15` (`DoubleArrayLayout.bloomBit`): 26,619 of them.
+    static let maxAlphabet = (Int(labelMask) + 1) / 16 * 13 - Int(firstLabel)
+
+    /// The label of the `k`-th character of the alphabet (0-based).
+    static func label(number k: Int) -> UInt16 {
+        let m = k + Int(firstLabel)
+        return UInt16(m / 13 * 16 + m % 13)
+    }
     static let wordEntryBit: UInt32 = 1 << 31
 
     /// Whether a folded noise scalar is whitespace (skippable only after a one-character run).
@@ -184,13 +192,13 @@ public final class CompiledFilter: @unchecked Sendable {
         for entry in entries { appendFolded(entry.word) }
         for phrase in allowPhrases { appendFolded(phrase) }
 
-        // 2. Alphabet: labels 4… by descending frequency.
+        // 2. Alphabet: labels by descending frequency (`label(number:)`).
         var frequency = [UInt32: Int]()
         for v in folded { frequency[v, default: 0] += 1 }
         guard frequency.count <= Self.maxAlphabet else { throw .alphabetTooLarge(count: frequency.count) }
         let ordered = frequency.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
         var alphabet = [UInt32: UInt16](minimumCapacity: ordered.count)
-        for (index, pair) in ordered.enumerated() { alphabet[pair.key] = UInt16(index) + Self.firstLabel }
+        for (index, pair) in ordered.enumerated() { alphabet[pair.key] = Self.label(number: index) }
         var denseBMP = [UInt16](repeating: 0, count: 0x10000)
         for (v, label) in alphabet where v < 0x10000 { denseBMP[Int(v)] = label }
 

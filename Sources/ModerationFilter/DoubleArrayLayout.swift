@@ -4,7 +4,8 @@
 /// * `base: Int32`: children of this state live at `base + label`; `leafBase` for leaves (never in range).
 /// * `check: UInt16`: the label on the edge into this slot (0 = empty slot or root). Bases are unique, so
 ///   slot `t = base[s] + a` is a child of `s` iff `check[t] == a`.
-/// * `hot: UInt16`: bits 0…12 a Bloom filter over the child labels (bit `label % 13`), bit 13 terminal
+/// * `hot: UInt16`: bits 0…12 a Bloom filter over the child labels (bit `label & 15`; labels skip the values
+///   whose low four bits are 13…15, see `CompiledFilter.label(number:)`), bit 13 terminal
 ///   (a word ends here), bit 14 has a dictionary-suffix link, bit 15 the failure link is the root.
 /// * `failDepth: UInt32`: bits 0…23 the Aho-Corasick failure link, bits 24…30 the depth.
 ///
@@ -21,7 +22,7 @@ enum DoubleArrayLayout {
     static let depthShift: UInt32 = 24
 
     @inline(__always)
-    static func bloomBit(_ label: UInt16) -> UInt16 { 1 << (label % 13) }
+    static func bloomBit(_ label: UInt16) -> UInt16 { 1 << (label & 15) }  // labels never have a low nibble above 12
 
     static func bloom(of labels: some Sequence<UInt16>) -> UInt16 {
         var bits: UInt16 = 0

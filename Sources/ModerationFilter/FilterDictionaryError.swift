@@ -37,7 +37,7 @@ public struct FilterDictionaryError: Error, Sendable, Hashable, CustomStringConv
     }
 
     static func alphabetTooLarge(count: Int) -> Self {
-        .init(kind: .alphabetTooLarge, message: "\(count) distinct characters; the automaton supports at most 32,762")
+        .init(kind: .alphabetTooLarge, message: "\(count) distinct characters; the automaton supports at most 26,619")
     }
 
     static func automatonTooLarge(states: Int) -> Self {

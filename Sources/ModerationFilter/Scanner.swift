@@ -5,11 +5,12 @@ struct RawMatch {
     var pattern: Int32
 }
 
-/// Per-symbol-position bookkeeping, kept in a small ring buffer on the stack.
+/// Per-symbol-position bookkeeping, kept in a small ring buffer on the stack. The UTF-8 span of the input
+/// scalar(s) that produced the symbol at each position is kept beside it in two parallel rings (`ringStart`,
+/// `ringEnd`), so that each ring stays within the 1 KiB that `withUnsafeTemporaryAllocation` always puts on
+/// the stack (a larger block may go to the heap, once per call).
 struct PositionSlot {
-    /// UTF-8 span of the input scalar(s) that produced the symbol at this position.
-    var start: Int
-    var end: Int
+    /// The word number of the longest valid deny word starting here (meaningful when `bestSpan >= 0`).
     var pattern: Int32
     /// Length - 1 (in positions) of the longest valid deny word starting here, or -1.
     var bestSpan: Int8
@@ -19,7 +20,8 @@ struct PositionSlot {
     var midWord: Bool
 }
 
-/// The scanner's hot variables, kept in registers by the optimiser (never stored in `Scanner`).
+/// The scanner's hot variables, kept in registers by the optimiser (never stored in `Scanner`). Keep this set
+/// small: see the performance note on `Scanner`.
 struct ScanRegisters {
     var state: Int32 = 0
     /// The `hot` word of `state`.
@@ -33,8 +35,6 @@ struct ScanRegisters {
     /// > 0: symbols fed since the last noise character (whitespace is skippable only after a run of 1);
     /// < 0: minus the noise characters skipped in a row; 0 after a reset.
     var run = 0
-    /// The first position that may still hold an uncommitted candidate, `Int.max` if none.
-    var firstPending = Int.max
 }
 
 /// The immutable tables the hot loop reads, copied into locals once per scan.
@@ -46,6 +46,8 @@ struct ScanTables {
     let bmp: UnsafeMutablePointer<UInt32>
     let astral: UnsafeMutablePointer<UInt32>
     let ring: UnsafeMutablePointer<PositionSlot>
+    let ringStart: UnsafeMutablePointer<Int>
+    let ringEnd: UnsafeMutablePointer<Int>
     let repeats: Bool
     let maxNoise: Int
 
@@ -71,7 +73,10 @@ struct ScanTables {
 ///
 /// Performance note: the hot variables live in `ScanRegisters`, a local of `run()` whose address never
 /// escapes (cold helpers take and return plain values), so the optimiser keeps them in registers; the
-/// tables are a `let` copy, so they are not reloaded after each call.
+/// tables are a `let` copy, so they are not reloaded after each call. Everything that changes only around
+/// candidates (`firstPending` included) stays in `Scanner`, in memory: one more variable in the registers
+/// made the optimiser shuffle and spill the whole set on every symbol (1.4× the instructions per scanned
+/// character, measured with callgrind).
 struct Scanner {
     static let ringSize = 128
     static let ringMask = 127
@@ -88,7 +93,7 @@ struct Scanner {
         case countOverlapping
         /// Count leftmost-longest matches without building them.
         case countMatches
-        /// Build `FilterMatch` values.
+        /// Record the matches' spans and word numbers (`RawMatch`) in `raw`.
         case collect
     }
 
@@ -96,19 +101,33 @@ struct Scanner {
     var cursor = 0
     var allowReach = -1
     var lastPending = -1
+    /// The first position that may still hold an uncommitted candidate, `Int.max` if none. Kept in memory (not
+    /// in `ScanRegisters`): it is read once per symbol but changes only around candidates.
+    var firstPending = Int.max
     var count = 0
-    var matches: [FilterMatch] = []
+    /// `.collect`: the committed matches, `count` of them. Starts as the caller's (stack) buffer; when that is
+    /// full it moves to a heap buffer twice the size, which the caller frees (`rawIsHeap`).
+    var raw: UnsafeMutablePointer<RawMatch>
+    var rawCapacity: Int
+    var rawIsHeap = false
 
-    init(filter: CompiledFilter, text: UnsafePointer<UInt8>, count: Int, ring: UnsafeMutablePointer<PositionSlot>, mode: Mode) {
+    init(
+        filter: CompiledFilter, text: UnsafePointer<UInt8>, count: Int, ring: UnsafeMutablePointer<PositionSlot>,
+        ringStart: UnsafeMutablePointer<Int>, ringEnd: UnsafeMutablePointer<Int>,
+        raw: UnsafeMutablePointer<RawMatch>, rawCapacity: Int, mode: Mode
+    ) {
         self.filter = filter
         tables = ScanTables(
             units: filter.units, failDepth: filter.failDepth,
             unitCount: UInt32(filter.unitCount), rootBase: filter.rootBase, bmp: filter.bmpSymbols,
-            astral: filter.astralSymbols, ring: ring, repeats: filter.repeats, maxNoise: filter.maxNoiseRun)
+            astral: filter.astralSymbols, ring: ring, ringStart: ringStart, ringEnd: ringEnd, repeats: filter.repeats,
+            maxNoise: filter.maxNoiseRun)
         patterns = filter.patterns
         self.text = text
         n = count
         self.mode = mode
+        self.raw = raw
+        self.rawCapacity = rawCapacity
     }
 
     mutating func run() {
@@ -156,7 +175,7 @@ struct Scanner {
                 r = slowPath(v, start, i, r, t)
             }
         }
-        if r.firstPending != Int.max { r.firstPending = closePending(r.firstPending, upTo: r.pos) }
+        if firstPending != Int.max { closePending(upTo: r.pos) }
     }
 
     /// Astral scalars outside the window and styled numbers above 9. Takes and returns the registers by value
@@ -206,7 +225,7 @@ struct Scanner {
         r.hot = 0
         r.prevSym = 0
         r.run = 0
-        if r.firstPending != Int.max { r.firstPending = closePending(r.firstPending, upTo: r.pos) }
+        if firstPending != Int.max { closePending(upTo: r.pos) }
     }
 
     @inline(__always)
@@ -230,7 +249,7 @@ struct Scanner {
         var s = r.state
         if t.repeats, sym == r.prevSym, s != 0, t.child(s, sym) < 0 {
             // A repeated character: fold it into the previous position.
-            t.ring[(r.pos &- 1) & Scanner.ringMask].end = end
+            t.ringEnd[(r.pos &- 1) & Scanner.ringMask] = end
             r.run = r.run > 0 ? r.run : 1
             return
         }
@@ -280,40 +299,34 @@ struct Scanner {
         r.state = next
         r.hot = h
         r.pos = j &+ 1
-        let slot = t.ring + (j & Scanner.ringMask)
-        slot.pointee.start = start
-        slot.pointee.end = end
-        slot.pointee.bestSpan = -1
-        slot.pointee.allowSpan = -1
-        slot.pointee.midWord = midWord
-        if r.firstPending != Int.max {
+        let slotIndex = j & Scanner.ringMask
+        t.ringStart[slotIndex] = start
+        t.ringEnd[slotIndex] = end
+        t.ring[slotIndex] = PositionSlot(pattern: 0, bestSpan: -1, allowSpan: -1, midWord: midWord)
+        if firstPending != Int.max {
             let live = j &- Int(t.failDepth[Int(next)] >> DoubleArrayLayout.depthShift) &+ 1
-            if r.firstPending < live { r.firstPending = closePending(r.firstPending, upTo: live) }
+            if firstPending < live { closePending(upTo: live) }
         }
-        if h & DoubleArrayLayout.outputMask != 0 {
-            r.firstPending = outputs(Int(next), j, prevSym: sym, firstPending: r.firstPending)
-        }
+        if h & DoubleArrayLayout.outputMask != 0 { outputs(Int(next), j, prevSym: sym) }
     }
 
-    /// Records the words ending at position `j` in state `s`; returns the new first pending position.
+    /// Records the words ending at position `j` in state `s`.
     @inline(never)
-    mutating func outputs(_ s: Int, _ j: Int, prevSym: UInt16, firstPending: Int) -> Int {
-        var firstPending = firstPending
+    mutating func outputs(_ s: Int, _ j: Int, prevSym: UInt16) {
         var x = s
         var h = UInt16(truncatingIfNeeded: tables.units[x])
         if h & DoubleArrayLayout.terminal != 0 {
-            emit(filter.patternIndex(atTerminal: x), Int(tables.failDepth[x] >> DoubleArrayLayout.depthShift), j, state: Int32(s), prevSym: prevSym, &firstPending)
+            emit(filter.patternIndex(atTerminal: x), Int(tables.failDepth[x] >> DoubleArrayLayout.depthShift), j, state: Int32(s), prevSym: prevSym)
         }
         while h & DoubleArrayLayout.hasDictLink != 0 {
             x = filter.dictLink(of: x)
             h = UInt16(truncatingIfNeeded: tables.units[x])
-            emit(filter.patternIndex(atTerminal: x), Int(tables.failDepth[x] >> DoubleArrayLayout.depthShift), j, state: Int32(s), prevSym: prevSym, &firstPending)
+            emit(filter.patternIndex(atTerminal: x), Int(tables.failDepth[x] >> DoubleArrayLayout.depthShift), j, state: Int32(s), prevSym: prevSym)
         }
-        return firstPending
     }
 
     @inline(__always)
-    mutating func emit(_ k: Int, _ length: Int, _ j: Int, state: Int32, prevSym: UInt16, _ firstPending: inout Int) {
+    mutating func emit(_ k: Int, _ length: Int, _ j: Int, state: Int32, prevSym: UInt16) {
         if mode == .countOverlapping {
             count &+= 1
             return
@@ -322,9 +335,9 @@ struct Scanner {
         let p = j &- length &+ 1
         let isAllow = info.isAllow
         if !isAllow, p < cursor { return }
-        if info.bits & CompiledFilter.PatternInfo.needsLeft != 0, !leftBoundaryOK(tables.ring[p & Scanner.ringMask].start) { return }
+        if info.bits & CompiledFilter.PatternInfo.needsLeft != 0, !leftBoundaryOK(tables.ringStart[p & Scanner.ringMask]) { return }
         if info.bits & CompiledFilter.PatternInfo.needsRight != 0,
-            !rightBoundaryOK(tables.ring[j & Scanner.ringMask].end, state: state, prevSym: prevSym)
+            !rightBoundaryOK(tables.ringEnd[j & Scanner.ringMask], state: state, prevSym: prevSym)
         {
             return
         }
@@ -340,10 +353,10 @@ struct Scanner {
         if p > lastPending { lastPending = p }
     }
 
-    /// Commits, in order, every pending position before `live` (no match can start there any more).
-    /// Returns the new first pending position.
+    /// Commits, in order, every pending position before `live` (no match can start there any more), and
+    /// moves `firstPending` past them.
     @inline(never)
-    mutating func closePending(_ firstPending: Int, upTo live: Int) -> Int {
+    mutating func closePending(upTo live: Int) {
         var p = firstPending
         while p < live {
             let slot = tables.ring[p & Scanner.ringMask]
@@ -351,18 +364,36 @@ struct Scanner {
             if slot.bestSpan >= 0, p >= cursor {
                 let bestEnd = p &+ Int(slot.bestSpan)
                 if allowReach < bestEnd {
-                    commit(RawMatch(start: slot.start, end: tables.ring[bestEnd & Scanner.ringMask].end, pattern: slot.pattern))
+                    commit(RawMatch(
+                        start: tables.ringStart[p & Scanner.ringMask], end: tables.ringEnd[bestEnd & Scanner.ringMask],
+                        pattern: slot.pattern))
                     cursor = bestEnd &+ 1
                 }
             }
             p &+= 1
         }
-        return lastPending >= live ? live : Int.max
+        firstPending = lastPending >= live ? live : Int.max
     }
 
-    mutating func commit(_ raw: RawMatch) {
+    @inline(__always)
+    mutating func commit(_ match: RawMatch) {
+        if mode == .collect {
+            if count == rawCapacity { growRaw() }
+            raw[count] = match
+        }
         count &+= 1
-        if mode == .collect { matches.append(filter.makeMatch(raw, UnsafeBufferPointer(start: text, count: n))) }
+    }
+
+    /// Moves the recorded matches to a heap buffer twice the size (freeing the previous one if it was ours).
+    @inline(never)
+    mutating func growRaw() {
+        let capacity = max(rawCapacity * 2, 16)
+        let grown = UnsafeMutablePointer<RawMatch>.allocate(capacity: capacity)
+        grown.moveInitialize(from: raw, count: count)
+        if rawIsHeap { raw.deallocate() }
+        raw = grown
+        rawCapacity = capacity
+        rawIsHeap = true
     }
 
     @inline(__always)

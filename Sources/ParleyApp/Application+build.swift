@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import Moderation
 import NIOCore
 import ParleyCore
 import ParleyHTTP
@@ -113,8 +114,9 @@ public enum ParleyServer {
         let services = ParleyServices(
             database: database, secret: secret, platformKeys: try configuration.platformKeys(),
             platformIssuer: configuration.platformJWTIssuer, beforeSendHook: configuration.beforeSendHook,
+            floodSettings: configuration.floodDetection ? FloodSettings() : nil,
             filterDictionaryFile: configuration.filterDictionaryFile, analyticsSettings: configuration.analyticsSettings,
-            autoPushSettings: configuration.autoPushSettings, logger: logger
+            autoPushSettings: configuration.autoPushSettings, rateLimitPolicy: configuration.rateLimitPolicy, logger: logger
         )
         // Migrate (and load the filters) on a short-lived connection: the serving pool only runs inside the ServiceGroup.
         let migrationDatabase = try await Database.open(configuration.database, logger: logger)
@@ -124,9 +126,12 @@ public enum ParleyServer {
             return applied
         }
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": .array(applied.map { .string($0) })]) }
+        var gatewaySettings = GatewaySettings()
+        gatewaySettings.inboundRate = configuration.webSocketFramesPerSecond
+        gatewaySettings.inboundBurst = configuration.webSocketFramesPerSecond * 4
         let (app, live) = makeApplication(
             services: services, address: .hostname(configuration.host, port: configuration.port), logger: logger,
-            onServerRunning: { channel in
+            gatewaySettings: gatewaySettings, onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 logger.notice("Parley is listening", metadata: [
                     "url": .string("http://\(configuration.host):\(port)"),
@@ -166,9 +171,11 @@ extension ParleyServer {
         let database = try await Database.open(configuration.database, logger: logger)
         let services = ParleyServices(database: database, secret: secret, platformKeys: try configuration.platformKeys(),
                                       platformIssuer: configuration.platformJWTIssuer, beforeSendHook: configuration.beforeSendHook,
+                                      floodSettings: configuration.floodDetection ? FloodSettings() : nil,
                                       filterDictionaryFile: configuration.filterDictionaryFile,
                                       analyticsSettings: configuration.analyticsSettings,
-                                      autoPushSettings: configuration.autoPushSettings, logger: logger)
+                                      autoPushSettings: configuration.autoPushSettings, rateLimitPolicy: configuration.rateLimitPolicy,
+                                      logger: logger)
         logger.notice("Parley worker is running", metadata: ["worker_id": .string(workerID()), "database": .string(configuration.database.redacted)])
         return ServiceGroup(configuration: .init(
             services: [DatabasePoolService(database: database)]

@@ -1,6 +1,8 @@
 import Foundation
 import Notifications
 import Logging
+import Moderation
+import ParleyCore
 import ParleyStorage
 
 /// Everything `parley serve` needs to know, from flags, `PARLEY_*` environment variables and defaults, in that order.
@@ -30,6 +32,12 @@ public struct ParleyConfiguration: Sendable {
     public var autoPush = true
     /// Whether pushes show message text (off: only who wrote and how many).
     public var pushPreviews = true
+    /// The default rate limits, with any `PARLEY_RATE_LIMITS` changes applied.
+    public var rateLimitPolicy = RateLimitPolicy.defaults
+    /// Moderation's flood and duplicate detection.
+    public var floodDetection = true
+    /// Frames one WebSocket connection may send per second (bursts up to four times as many).
+    public var webSocketFramesPerSecond = 50.0
     /// The time zone analytics reports days and weeks in, besides UTC (an IANA id).
     public var analyticsTimeZone: String?
     /// A sensitive-word dictionary file (`word⇥category⇥severity⇥action⇥replacement` per line).
@@ -92,6 +100,48 @@ public struct ParleyConfiguration: Sendable {
         }
         autoPush = try Self.flag(environment, "PARLEY_AUTO_PUSH") ?? autoPush
         pushPreviews = try Self.flag(environment, "PARLEY_PUSH_PREVIEWS") ?? pushPreviews
+        floodDetection = try Self.flag(environment, "PARLEY_FLOOD_DETECTION") ?? floodDetection
+        if let limits = environment["PARLEY_RATE_LIMITS"], !limits.isEmpty {
+            rateLimitPolicy = try Self.rateLimits(limits, base: rateLimitPolicy)
+        }
+        if let frames = environment["PARLEY_WS_FRAMES_PER_SECOND"] {
+            guard let value = Double(frames), value >= 1, value <= 1_000_000 else {
+                throw ConfigurationError("PARLEY_WS_FRAMES_PER_SECOND must be 1 to 1000000")
+            }
+            webSocketFramesPerSecond = value
+        }
+    }
+
+    /// `off` (no limits at all), or comma-separated `action.key=count/seconds[/burst]` changes to the defaults,
+    /// e.g. `send_message.user=200/1/400,login.ip=1000/60`; `action.key=off` removes one rule.
+    static func rateLimits(_ text: String, base: RateLimitPolicy) throws -> RateLimitPolicy {
+        if text.lowercased() == "off" { return RateLimitPolicy(rules: [:]) }
+        var policy = base
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let target = parts.first?.split(separator: ".").map(String.init) ?? []
+            guard parts.count == 2, target.count == 2, let action = RateLimitedAction(rawValue: target[0]),
+                  let key = RateLimitKeyKind(rawValue: target[1]) else {
+                throw ConfigurationError("PARLEY_RATE_LIMITS: '\(item)' is not action.key=count/seconds[/burst] "
+                    + "(actions: \(RateLimitedAction.allCases.map(\.rawValue).joined(separator: ", ")); keys: user, ip, device, conversation)")
+            }
+            if parts[1].lowercased() == "off" {
+                policy.rules[action]?[key] = nil
+                continue
+            }
+            let numbers = parts[1].split(separator: "/").map { Double($0) }
+            guard (2...3).contains(numbers.count), numbers.allSatisfy({ $0 != nil }), let count = numbers[0], let period = numbers[1] else {
+                throw ConfigurationError("PARLEY_RATE_LIMITS: '\(item)' needs count/seconds[/burst]")
+            }
+            let limit: RateLimit
+            do {
+                limit = try RateLimit(count: Int(count), per: period, burst: numbers.count == 3 ? Int(numbers[2]!) : nil).validated()
+            } catch {
+                throw ConfigurationError("PARLEY_RATE_LIMITS: '\(item)': \(error.message)")
+            }
+            policy.rules[action, default: [:]][key] = limit
+        }
+        return policy
     }
 
     static func flag(_ environment: [String: String], _ name: String) throws -> Bool? {

@@ -66,7 +66,7 @@ public struct ParleyServices: Sendable {
                 floodSettings: FloodSettings? = FloodSettings(), filterDictionaryFile: String? = nil,
                 analyticsSettings: AnalyticsSettings = AnalyticsSettings(),
                 mailer: any OutboundMailer = NIOSMTPMailer(), webPushPolicy: WebPushEndpointPolicy = WebPushEndpointPolicy(),
-                autoPushSettings: AutoPushSettings = AutoPushSettings(),
+                autoPushSettings: AutoPushSettings = AutoPushSettings(), rateLimitPolicy: RateLimitPolicy = .defaults,
                 logger: Logger = Logger(label: "parley")) {
         let ids = ids ?? SortableIDGenerator(clock: clock)
         self.database = database
@@ -86,7 +86,7 @@ public struct ParleyServices: Sendable {
         // Suspended and banned users' tokens stop working at once: every user request asks Moderation.
         authenticator = Authenticator(tokens: tokens, apiKeys: apiKeys, users: users, gate: ModerationAccessGate(moderation: moderation))
         rateLimitOverrides = RateLimitOverrideStore(database: database, audit: moderation.audit)
-        rateLimiter = GCRARateLimiter(clock: clock, overrides: rateLimitOverrides)
+        rateLimiter = GCRARateLimiter(policy: rateLimitPolicy, clock: clock, overrides: rateLimitOverrides)
         // The pipeline of DESIGN §7: Parley's own risk control first, then the platform's before-send hook.
         let flood = floodSettings.map { FloodDetector(settings: $0, clock: clock) }
         sensitiveWords = SensitiveWords(database: database, clock: clock, audit: moderation.audit, dictionaryFile: filterDictionaryFile)

@@ -40,13 +40,27 @@ public struct Gateway: Sendable {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: GatewayAuthMiddleware(authenticator: authenticator, limiter: limiter))
         router.ws("/v1/ws") { _, context in
-            context.user == nil ? .dontUpgrade : .upgrade([:])
+            context.user == nil && context.refusal == nil ? .dontUpgrade : .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
+            if let refusal = context.requestContext.refusal {
+                await refuse(refusal, outbound: outbound)
+                return
+            }
             guard let user = context.requestContext.user else { return }
             await run(user: user, roles: context.requestContext.roles, channel: context.requestContext.channel,
                       inbound: inbound, outbound: outbound, logger: context.logger)
         }
         return router
+    }
+
+    /// Tells a client why it may not connect, then closes. A failed HTTP upgrade would only say 400 (the
+    /// WebSocket library writes that for every refusal), and browsers cannot read an upgrade's status at
+    /// all; an `error` frame and a close code of 4000 + the HTTP status (4401, 4403, 4429) they can. No
+    /// session, no hub entry and no read loop exist for such a connection.
+    func refuse(_ error: ParleyError, outbound: WebSocketOutboundWriter) async {
+        try? await outbound.write(.text(FrameCodec.error(id: nil, error)))
+        let status = ErrorMiddleware.status(for: error.kind).code
+        try? await outbound.close(.unknown(UInt16(4000 + status)), reason: String(error.code.prefix(100)))
     }
 
     /// The WebSocket server configuration matching the gateway's limits.
@@ -120,7 +134,12 @@ struct GatewayAuthMiddleware: RouterMiddleware {
             context.roles = roles
             return try await next(request, context)
         } catch let error as ParleyError {
-            return ErrorMiddleware.response(for: error, requestID: nil)
+            // An upgrade request is upgraded only to be told why and closed (see `Gateway.refuse`); a plain GET gets
+            // the JSON error.
+            guard request.headers[.upgrade]?.lowercased() == "websocket" else { return ErrorMiddleware.response(for: error, requestID: nil) }
+            var context = context
+            context.refusal = error
+            return try await next(request, context)
         }
     }
 }

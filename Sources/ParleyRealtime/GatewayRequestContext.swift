@@ -11,6 +11,8 @@ public struct GatewayRequestContext: RequestContext, WebSocketRequestContext {
     let channel: any Channel
     var user: UserID?
     var roles: Set<Role> = []
+    /// Why the upgrade's credentials were refused; the connection is upgraded only to say so and close.
+    var refusal: ParleyError?
 
     public init(source: Source) {
         coreContext = .init(source: source)

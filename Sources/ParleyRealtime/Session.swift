@@ -60,17 +60,31 @@ final class Session: Sendable {
 
     /// Ends the resume: the connection now has every item up to `lastUserSeq`; buffered frames after it follow.
     func goLive(lastUserSeq: Int64) {
-        let buffered = phase.withLock { phase -> [(frame: OutboundQueue.Frame, userSeq: Int64?)] in
-            guard case .resuming(let buffer) = phase else { return [] }
-            phase = .live(lastUserSeq: lastUserSeq)
-            return buffer
+        // The buffer is replayed inside the lock that admits live frames: a frame the fan-out delivers while
+        // the buffer drains must not overtake a buffered one (its higher user_seq would make the buffered
+        // frame look like a duplicate, and it would be dropped).
+        let overflowed = phase.withLock { phase -> Bool in
+            guard case .resuming(let buffer) = phase else { return false }
+            var last = lastUserSeq
+            for entry in buffer {
+                if let userSeq = entry.userSeq {
+                    guard userSeq > last else { continue }
+                    last = userSeq
+                }
+                if queue.enqueue(entry.frame, overflowFrame: overflowFrame) == .overflowed { return true }
+            }
+            phase = .live(lastUserSeq: last)
+            return false
         }
-        for entry in buffered { deliver(entry.frame, userSeq: entry.userSeq) }
+        if overflowed { forceClose() }
     }
 
     /// A frame from the fan-out or another session. Items carry their `user_seq` for this user.
+    ///
+    /// Live frames are queued inside the phase lock, so frames reach the queue in the order their
+    /// `user_seq` was admitted, whichever thread delivers them.
     func deliver(_ frame: OutboundQueue.Frame, userSeq: Int64?) {
-        enum Decision { case enqueue, drop, overflow }
+        enum Decision { case queued, drop, queueOverflow, resumeOverflow }
         let decision = phase.withLock { phase -> Decision in
             switch phase {
             case .awaitingHello, .closed:
@@ -78,7 +92,7 @@ final class Session: Sendable {
             case .resuming(var buffer):
                 guard buffer.count < queue.capacity else {
                     phase = .closed
-                    return .overflow
+                    return .resumeOverflow
                 }
                 buffer.append((frame, userSeq))
                 phase = .resuming(buffer: buffer)
@@ -88,15 +102,15 @@ final class Session: Sendable {
                     guard userSeq > last else { return .drop }
                     phase = .live(lastUserSeq: userSeq)
                 }
-                return .enqueue
+                return queue.enqueue(frame, overflowFrame: overflowFrame) == .overflowed ? .queueOverflow : .queued
             }
         }
         switch decision {
-        case .enqueue:
-            if queue.enqueue(frame, overflowFrame: overflowFrame) == .overflowed { forceClose() }
-        case .drop:
+        case .queued, .drop:
             break
-        case .overflow:
+        case .queueOverflow:
+            forceClose()
+        case .resumeOverflow:
             // The resume buffer overflowed: this client is far behind; let it resync.
             _ = queue.enqueue(.durable(overflowFrame), overflowFrame: overflowFrame)
             forceClose()

@@ -17,7 +17,8 @@ struct Arguments {
     var json: String?
     var profile: String?
     /// Interleaved A/B mode: after setup print "ready", then for every "pass" line on stdin time one
-    /// per-message pass of each Swift variant and print one JSON line (seconds).
+    /// per-message pass of each Swift variant, and for every "bulk" line one bulk pass (first 5 chunks) of the
+    /// full pipeline and of exact matching; print one JSON line (seconds) per request.
     var serve = false
 
     init() {
@@ -67,6 +68,25 @@ func readText(_ path: String) -> String {
         exit(1)
     }
     return String(decoding: data, as: UTF8.self)
+}
+
+/// What one timed pass calls per text.
+enum PassKind { case apply, scan, count, overlapping }
+
+/// One pass over `texts`: calls `filter` once per text and sums the match counts.
+///
+/// A plain nonisolated function rather than `texts.reduce(0) { ... }` in top-level code: closures written at
+/// top level are main-actor isolated, and Swift 6 checks the current executor on every call of such a closure
+/// (`swift_task_isCurrentExecutor`, 1–2% of a per-message pass), which is harness cost, not filter cost.
+nonisolated func pass<S: Sequence<String>>(_ filter: CompiledFilter, _ texts: S, _ kind: PassKind) -> Int {
+    var total = 0
+    switch kind {
+    case .apply: for text in texts { total &+= filter.apply(text).matches.count }
+    case .scan: for text in texts { total &+= filter.scan(text).count }
+    case .count: for text in texts { total &+= filter.matchCount(in: text) }
+    case .overlapping: for text in texts { total &+= filter.countOverlappingMatches(in: text) }
+    }
+    return total
 }
 
 // ---------------------------------------------------------------- data --
@@ -158,9 +178,9 @@ if args.profile == "overhead" {
     // Diagnostic: fixed cost of one call on tiny inputs.
     let tiny = (0..<40_000).map { "qqqqqqqqqqqqqqqqqqqqqqqqq\($0 % 10)" }
     for _ in 0..<3 {
-        let (count, _) = timed(9) { tiny.reduce(0) { $0 + pipeline.matchCount(in: $1) } }
-        let (apply, _) = timed(9) { tiny.reduce(0) { $0 + pipeline.apply($1).matches.count } }
-        print("per call on 2-byte input: matchCount \(String(format: "%.0f", count / 40_000 * 1e9)) ns, apply \(String(format: "%.0f", apply / 40_000 * 1e9)) ns")
+        let (count, _) = timed(9) { pass(pipeline, tiny, .count) }
+        let (apply, _) = timed(9) { pass(pipeline, tiny, .apply) }
+        print("per call on 26-byte input: matchCount \(String(format: "%.0f", count / 40_000 * 1e9)) ns, apply \(String(format: "%.0f", apply / 40_000 * 1e9)) ns")
     }
     exit(0)
 }
@@ -169,9 +189,9 @@ if args.profile == "rewrite" {
     // Diagnostic: cost of apply over scan on messages that have a replace match.
     let matched = perMessage.filter { !pipeline.scan($0).isEmpty }
     for _ in 0..<3 {
-        let (scanTime, _) = timed(9) { matched.reduce(0) { $0 + pipeline.scan($1).count } }
-        let (applyTime, _) = timed(9) { matched.reduce(0) { $0 + pipeline.apply($1).matches.count } }
-        let (countTime, _) = timed(9) { matched.reduce(0) { $0 + pipeline.matchCount(in: $1) } }
+        let (scanTime, _) = timed(9) { pass(pipeline, matched, .scan) }
+        let (applyTime, _) = timed(9) { pass(pipeline, matched, .apply) }
+        let (countTime, _) = timed(9) { pass(pipeline, matched, .count) }
         print("\(matched.count) matched messages: count \(String(format: "%.0f", countTime / Double(matched.count) * 1e9)) ns, "
             + "scan \(String(format: "%.0f", scanTime / Double(matched.count) * 1e9)) ns, apply \(String(format: "%.0f", applyTime / Double(matched.count) * 1e9)) ns")
     }
@@ -192,8 +212,8 @@ if args.profile == "split" {
     for (name, set) in [("cjk-only", cjkOnly), ("ascii-only", asciiOnly), ("mixed", perMessage)] {
         let bytes = set.reduce(0) { $0 + $1.utf8.count + 1 }
         let chars = set.reduce(0) { $0 + $1.unicodeScalars.count }
-        let (dt, _) = timed(7) { set.reduce(0) { $0 + pipeline.matchCount(in: $1) } }
-        let (dtx, _) = timed(7) { set.reduce(0) { $0 + exact.matchCount(in: $1) } }
+        let (dt, _) = timed(7) { pass(pipeline, set, .count) }
+        let (dtx, _) = timed(7) { pass(exact, set, .count) }
         print("\(name): \(String(format: "%.1f", Double(bytes) / 1e6 / dt)) MB/s full, \(String(format: "%.1f", Double(bytes) / 1e6 / dtx)) MB/s exact, "
             + "\(String(format: "%.1f", dt / Double(chars) * 1e9)) ns/char full, \(String(format: "%.1f", dtx / Double(chars) * 1e9)) ns/char exact")
     }
@@ -205,10 +225,10 @@ if let profile = args.profile {
     var total = 0
     for _ in 0..<300 {
         switch profile {
-        case "full-msg": total += perMessage.reduce(0) { $0 + pipeline.apply($1).matches.count }
-        case "raw-msg": total += perMessage.reduce(0) { $0 + exact.matchCount(in: $1) }
-        case "full-bulk": total += chunks.prefix(10).reduce(0) { $0 + pipeline.apply($1).matches.count }
-        default: total += chunks.prefix(10).reduce(0) { $0 + exact.matchCount(in: $1) }
+        case "full-msg": total += pass(pipeline, perMessage, .apply)
+        case "raw-msg": total += pass(exact, perMessage, .count)
+        case "full-bulk": total += pass(pipeline, chunks.prefix(10), .apply)
+        default: total += pass(exact, chunks.prefix(10), .count)
         }
     }
     print("profile \(profile): \(total)")
@@ -218,26 +238,35 @@ if let profile = args.profile {
 if args.serve {
     func emitLine(_ text: String) { FileHandle.standardOutput.write((text + "\n").data(using: .utf8)!) }
     emitLine("ready")
+    // "bulk": one pass of the full pipeline and of exact matching over the first 5 chunks (~5 MB).
+    let bulkChunks = Array(chunks.prefix(5))
+    let bulkBytes = bulkChunks.reduce(0) { $0 + $1.utf8.count }
     while let line = readLine() {
+        if line == "bulk" {
+            let (full, _) = timed(1) { pass(pipeline, bulkChunks, .apply) }
+            let (raw, _) = timed(1) { pass(exact, bulkChunks, .count) }
+            emitLine("{\"full\": \(full), \"exact\": \(raw), \"bytes\": \(bulkBytes), \"chunks\": \(bulkChunks.count)}")
+            continue
+        }
         guard line == "pass" else { break }
-        let (full, _) = timed(1) { perMessage.reduce(0) { $0 + pipeline.apply($1).matches.count } }
-        let (count, _) = timed(1) { perMessage.reduce(0) { $0 + pipeline.matchCount(in: $1) } }
-        let (scanOnly, _) = timed(1) { perMessage.reduce(0) { $0 + pipeline.scan($1).count } }
-        let (raw, _) = timed(1) { perMessage.reduce(0) { $0 + exact.matchCount(in: $1) } }
-        emitLine("{\"full\": \(full), \"count\": \(count), \"scan\": \(scanOnly), \"exact\": \(raw), \"messages\": \(perMessage.count)}")
+        let (full, _) = timed(1) { pass(pipeline, perMessage, .apply) }
+        let (count, _) = timed(1) { pass(pipeline, perMessage, .count) }
+        let (scanOnly, _) = timed(1) { pass(pipeline, perMessage, .scan) }
+        let (raw, _) = timed(1) { pass(exact, perMessage, .count) }
+        emitLine("{\"full\": \(full), \"count\": \(count), \"scan\": \(scanOnly), \"exact\": \(raw), \"messages\": \(perMessage.count), \"bytes\": \(perMessageBytes)}")
     }
     exit(0)
 }
 
 // -------------------------------------------------------------- checks --
 var checks: [(String, Int, Int?)] = []
-let overlapRaw = chunks.reduce(0) { $0 + exact.countOverlappingMatches(in: $1) }
+let overlapRaw = pass(exact, chunks, .overlapping)
 checks.append(("overlapping, exact", overlapRaw, expected["overlapping_raw"]))
-let overlapNormA = chunks.reduce(0) { $0 + normA.countOverlappingMatches(in: $1) }
+let overlapNormA = pass(normA, chunks, .overlapping)
 checks.append(("overlapping, norm A folds", overlapNormA, expected["overlapping_normA"]))
-let leftmostExact = chunks.reduce(0) { $0 + exact.matchCount(in: $1) }
+let leftmostExact = pass(exact, chunks, .count)
 checks.append(("leftmost-longest, exact", leftmostExact, args.leftmostLongestExpected))
-let perMessageLeftmost = perMessage.reduce(0) { $0 + exact.matchCount(in: $1) }
+let perMessageLeftmost = pass(exact, perMessage, .count)
 
 // ------------------------------------------------------------- timings --
 let mb = Double(corpusBytes) / 1e6
@@ -250,22 +279,22 @@ struct Row {
 }
 var rows = [Row]()
 
-let (rawBulk, rawBulkMatches) = timed(args.repeatCount) { chunks.reduce(0) { $0 + exact.matchCount(in: $1) } }
+let (rawBulk, rawBulkMatches) = timed(args.repeatCount) { pass(exact, chunks, .count) }
 rows.append(Row(name: "bulk: match only (exact, leftmost-longest)", mbPerSecond: mb / rawBulk, matches: rawBulkMatches))
 let (fullBulk, fullBulkMatches) = timed(args.repeatCount) {
-    chunks.reduce(0) { $0 + pipeline.apply($1).matches.count }
+    pass(pipeline, chunks, .apply)
 }
 rows.append(Row(name: "bulk: full pipeline (all folds + allow-list + replace)", mbPerSecond: mb / fullBulk, matches: fullBulkMatches))
-let (rawMsg, rawMsgMatches) = timed(args.repeatCount) { perMessage.reduce(0) { $0 + exact.matchCount(in: $1) } }
+let (rawMsg, rawMsgMatches) = timed(args.repeatCount) { pass(exact, perMessage, .count) }
 rows.append(Row(
     name: "per message: match only (exact, leftmost-longest)", mbPerSecond: messageMB / rawMsg,
     messagesPerSecond: Double(perMessage.count) / rawMsg, matches: rawMsgMatches))
-let (scanMsg, scanMsgMatches) = timed(args.repeatCount) { perMessage.reduce(0) { $0 + pipeline.matchCount(in: $1) } }
+let (scanMsg, scanMsgMatches) = timed(args.repeatCount) { pass(pipeline, perMessage, .count) }
 rows.append(Row(
     name: "per message: normalise + match + allow-list, count only", mbPerSecond: messageMB / scanMsg,
     messagesPerSecond: Double(perMessage.count) / scanMsg, matches: scanMsgMatches))
 let (fullMsg, fullMsgMatches) = timed(args.repeatCount) {
-    perMessage.reduce(0) { $0 + pipeline.apply($1).matches.count }
+    pass(pipeline, perMessage, .apply)
 }
 rows.append(Row(
     name: "per message: full pipeline (all folds + allow-list + replace)", mbPerSecond: messageMB / fullMsg,

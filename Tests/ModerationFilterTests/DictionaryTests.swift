@@ -81,6 +81,41 @@ struct DictionaryTests {
         #expect(error?.code == "word_too_long")
     }
 
+    @Test("Labels skip the values whose Bloom bit would be 13…15; the alphabet limit follows from that")
+    func labelNumbering() {
+        var previous: UInt16 = 0
+        for k in 0..<CompiledFilter.maxAlphabet {
+            let label = CompiledFilter.label(number: k)
+            #expect(label > previous && label >= CompiledFilter.firstLabel && label <= CompiledFilter.labelMask)
+            #expect(label & 15 < 13)
+            #expect(DoubleArrayLayout.bloomBit(label) & DoubleArrayLayout.bloomMask == DoubleArrayLayout.bloomBit(label))
+            previous = label
+        }
+        #expect(CompiledFilter.maxAlphabet == 26_619)
+        #expect(Int(CompiledFilter.label(number: CompiledFilter.maxAlphabet)) > Int(CompiledFilter.labelMask))
+    }
+
+    @Test("The largest alphabet compiles and matches every character; one more character is refused")
+    func largestAlphabet() throws {
+        // Distinct code points without folds: CJK ideographs, then Hangul syllables.
+        let limit = CompiledFilter.maxAlphabet
+        var scalars = [String]()
+        for k in 0...limit {
+            let value: UInt32 = k < 20_000 ? 0x4E00 + UInt32(k) : 0xAC00 + UInt32(k - 20_000)
+            scalars.append(String(Unicode.Scalar(value)!))
+        }
+        var words = [String]()
+        for k in stride(from: 0, to: limit - 1, by: 2) { words.append(scalars[k] + scalars[k + 1]) }
+        let filter = try makeFilter(words + [scalars[limit - 1]], options: .exact)
+        #expect(filter.statistics.alphabetSize == limit)
+        let text = scalars.prefix(limit).joined()
+        #expect(filter.matchCount(in: text) == words.count + 1)
+        #expect(filter.scan(text).last?.word == scalars[limit - 1])
+        let tooMany = words + [scalars[limit - 1] + scalars[limit]]
+        let error = #expect(throws: FilterDictionaryError.self) { try makeFilter(tooMany, options: .exact) }
+        #expect(error?.code == "alphabet_too_large")
+    }
+
     @Test("The compiled automaton stays within 16 bytes per state")
     func memoryPerState() throws {
         var random = TestRandom(state: 7)

@@ -243,8 +243,14 @@ import Testing
 
     @Test func theUpgradeIsRefusedWithoutAUserToken() async throws {
         try await LiveServer.run(.sqlite) { server, client in
-            await #expect(throws: (any Error).self) { _ = try await server.connect("not-a-token") }
-            await #expect(throws: (any Error).self) { _ = try await server.connect(server.serverKey) }
+            // A refused credential is told why in one error frame, then the connection closes (no session).
+            for (credential, code) in [("not-a-token", "auth.invalid_token"), (server.serverKey, "auth.user_token_required")] {
+                let refused = try await server.connect(credential)
+                let error = try await refused.next(type: "error")
+                #expect(error["code"]?.stringValue == code, "\(error)")
+                #expect(try await refused.next(within: 15) == nil)
+                #expect(server.live.connectionCount == 0)
+            }
             let token = try await server.token("alice")
             let viaQuery = try await server.connect(token, viaQuery: true)
             try viaQuery.send(["type": "hello"])

@@ -61,6 +61,30 @@ if os.path.exists(ab_path):
         p(f"| {name} | {ab[f'swift_{key}_best_msgs_per_s']:,.0f} | {ab[f'ratio_{key}_best']:.2f} | "
           f"{ab[f'ratio_{key}_median']:.2f} |")
     p("")
+    if "baseline_swift_full_best_msgs_per_s" in ab:
+        p("Baseline build (`BASELINE_BIN`) in the same rounds:")
+        p("")
+        p("| Swift variant | baseline best msgs/s | baseline × daachorse (best / median) | "
+          "speed-up over baseline (best / median of per-round ratios) |")
+        p("|---|---:|---:|---:|")
+        for key, name in names.items():
+            p(f"| {name} | {ab[f'baseline_swift_{key}_best_msgs_per_s']:,.0f} | "
+              f"{ab[f'baseline_ratio_{key}_best']:.2f} / {ab[f'baseline_ratio_{key}_median']:.2f} | "
+              f"{ab[f'speedup_{key}_best']:.2f} / {ab[f'speedup_{key}_median']:.2f} |")
+        p("")
+    if ab.get("bulk_rounds"):
+        p(f"Bulk, interleaved ({ab['bulk_rounds']} rounds over the first {ab['bulk_bytes'] / 1e6:.1f} MB, "
+          f"one call per ~1 MB chunk); daachorse leftmost-longest best {ab['bulk_daachorse_best_MB_per_s']:.1f} MB/s:")
+        p("")
+        p("| Swift variant | best MB/s | × daachorse (median of per-round ratios) | baseline best MB/s | "
+          "speed-up over baseline (median) |")
+        p("|---|---:|---:|---:|---:|")
+        for key, name in (("full", "full pipeline, `apply`"), ("exact", "exact match only, `matchCount`")):
+            base = ab.get(f"bulk_baseline_swift_{key}_best_MB_per_s")
+            speedup = ab.get(f"bulk_speedup_{key}_median")
+            p(f"| {name} | {ab[f'bulk_swift_{key}_best_MB_per_s']:.1f} | {ab[f'bulk_ratio_{key}_median']:.2f} | "
+              f"{f'{base:.1f}' if base else ''} | {f'{speedup:.2f}' if speedup else ''} |")
+        p("")
 p("## Bulk (one call per ~1 MB chunk)")
 p("")
 p("| Engine | MB/s | matches | × daachorse |")

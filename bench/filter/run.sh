@@ -12,6 +12,9 @@
 #   REPEAT        best-of-N for the Swift bench (default 7)
 #   SCRATCH       SwiftPM scratch path      (default: <package>/.build)
 #   ROUNDS        rounds of the interleaved A/B (default 40)
+#   BULK_ROUNDS   rounds of the interleaved bulk A/B (default 10)
+#   BASELINE_BIN  optional second parley-filter-bench (e.g. built from the previous commit, with the same
+#                 --serve protocol) timed in the same interleaved rounds, for before/after ratios
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -70,8 +73,11 @@ set -e
 "$PY" "$HERE/daachorse_per_message.py" --data "$DATA" --repeat 15 | tee "$OUT/daachorse_after.json"
 
 # 6. Interleaved A/B per message: daachorse and Swift passes alternate, so both see the same load.
-echo "== interleaved A/B (${ROUNDS:-40} rounds)"
-"$PY" "$HERE/interleave.py" --bin "$BIN" --data "$DATA" --rounds "${ROUNDS:-40}" | tee "$OUT/interleave.json"
+echo "== interleaved A/B (${ROUNDS:-40} rounds, ${BULK_ROUNDS:-10} bulk rounds)"
+BASELINE_ARGS=()
+if [[ -n "${BASELINE_BIN:-}" ]]; then BASELINE_ARGS=(--baseline-bin "$BASELINE_BIN"); fi
+"$PY" "$HERE/interleave.py" --bin "$BIN" --data "$DATA" --rounds "${ROUNDS:-40}" --bulk-rounds "${BULK_ROUNDS:-10}" \
+    ${BASELINE_ARGS[@]+"${BASELINE_ARGS[@]}"} | tee "$OUT/interleave.json"
 
 # 7. Table.
 "$PY" "$HERE/report.py" "$OUT" | tee "$OUT/results.md"

@@ -1,0 +1,40 @@
+import Foundation
+import Moderation
+import ParleyApp
+import ParleyCore
+import Testing
+
+/// `PARLEY_*` settings for risk limits and pushes: applied when valid, refused with a clear message otherwise.
+@Suite struct ConfigurationTests {
+    @Test func rateLimitsFloodDetectionAndFrameRatesComeFromTheEnvironment() throws {
+        var configuration = ParleyConfiguration()
+        try configuration.apply(environment: [
+            "PARLEY_RATE_LIMITS": "send_message.user=500/1/1000, send_message.conversation=off, login.ip=1000/60",
+            "PARLEY_FLOOD_DETECTION": "off", "PARLEY_WS_FRAMES_PER_SECOND": "2000", "PARLEY_PUSH_PREVIEWS": "off",
+        ])
+        #expect(configuration.rateLimitPolicy.rules[.sendMessage]?[.user] == RateLimit(count: 500, per: 1, burst: 1000))
+        #expect(configuration.rateLimitPolicy.rules[.sendMessage]?[.conversation] == nil)
+        #expect(configuration.rateLimitPolicy.rules[.login]?[.ip] == RateLimit(count: 1000, per: 60))
+        // Rules not mentioned keep their defaults.
+        #expect(configuration.rateLimitPolicy.rules[.report] == RateLimitPolicy.defaults.rules[.report])
+        #expect(!configuration.floodDetection)
+        #expect(configuration.webSocketFramesPerSecond == 2000)
+        #expect(!configuration.autoPushSettings.showsContent)
+        #expect(configuration.autoPushSettings.enabled)
+
+        var off = ParleyConfiguration()
+        try off.apply(environment: ["PARLEY_RATE_LIMITS": "off"])
+        #expect(off.rateLimitPolicy.rules.isEmpty)
+    }
+
+    @Test(arguments: [
+        ["PARLEY_RATE_LIMITS": "send_message=5/1"], ["PARLEY_RATE_LIMITS": "fly.user=5/1"], ["PARLEY_RATE_LIMITS": "login.ip=0/60"],
+        ["PARLEY_RATE_LIMITS": "login.ip=ten/60"], ["PARLEY_FLOOD_DETECTION": "maybe"], ["PARLEY_WS_FRAMES_PER_SECOND": "0"],
+        ["PARLEY_AUTO_PUSH": "sometimes"],
+    ])
+    func badSettingsAreRefusedByName(environment: [String: String]) throws {
+        var configuration = ParleyConfiguration()
+        let error = #expect(throws: ConfigurationError.self) { try configuration.apply(environment: environment) }
+        #expect(error?.description.contains(environment.keys.first!) == true)
+    }
+}
