@@ -117,13 +117,17 @@ final class SessionHandler: Sendable {
             }
             token = MessagingService.ResumeToken(epoch: epoch, userSeq: Int64(userSeq))
         }
+        // A client without a token starts from the feed's head as it is now, read before attaching: a message
+        // committed between attaching and answering is then in the delta, not lost in the gap.
+        let start: MessagingService.ResumeToken
+        if let token { start = token } else { start = try await messaging.currentToken(for: user) }
         // Attach first, then read what was missed: anything committed meanwhile is buffered, not lost,
         // and anything in both is dropped by its user_seq.
         session.beginResume()
         gateway.hub.attach(session)
         await gateway.recordConnection(user, session.device)
         let badge = try await messaging.badge(for: user)
-        switch try await messaging.resume(user, from: token) {
+        switch try await messaging.resume(user, from: start) {
         case .delta(let entries, let after):
             var fields: [String: JSONValue] = [
                 "session_id": .string(session.id), "user_id": .string(user.rawValue), "token": MessagingWire.token(after),

@@ -227,7 +227,7 @@ public struct TestTLSMaterial: Sendable {
     public static func make() throws -> TestTLSMaterial { try shared.get() }
 
     private static func generate() throws -> TestTLSMaterial {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-smtp-tls-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-test-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let extensions = """
             subjectAltName=IP:127.0.0.1,DNS:localhost

@@ -1,3 +1,4 @@
+import ParleyTestSupport
 import Crypto
 import Foundation
 import Notifications
@@ -29,8 +30,8 @@ struct APNsTests {
         clock: ManualWallClock, key: P256.Signing.PrivateKey, handler: @escaping PushServiceStub.Handler,
         _ body: @Sendable (PushServiceStub, APNsSender) async throws -> Void
     ) async throws {
-        let certificates = try TestCertificates.shared.get()
-        let http = try AsyncHTTPOutbound(additionalTrustRootsPEMFile: certificates.caFile)
+        let certificates = try TestTLSMaterial.make()
+        let http = try AsyncHTTPOutbound(additionalTrustRootsPEMFile: certificates.caCertificate.path)
         do {
             try await PushServiceStub.run(tls: certificates.serverConfiguration(), handler: handler) { stub in
                 let configuration = APNsConfiguration(
