@@ -108,7 +108,10 @@ extension DatabaseBackend {
             try await connection.raw("COMMIT").run()
             return result
         } catch {
-            try? await connection.raw("ROLLBACK").run()
+            // The ROLLBACK runs in a task of its own: when the caller was cancelled, a query from its task may be
+            // refused, and SQLite's one writer connection would stay inside this transaction for good ("cannot
+            // start a transaction within a transaction" for every later write).
+            await Task { try? await connection.raw("ROLLBACK").run() }.value
             throw error
         }
     }
