@@ -123,6 +123,20 @@ let package = Package(
             exclude: ["README.md", "run.sh"],
             swiftSettings: swiftSettings
         ),
+        // Messages persisted per second through the real send path vs the same engine's raw insert rate, and analytics
+        // ingest against that rate (bench/ingest/README.md); never run by tests.
+        .executableTarget(
+            name: "parley-ingest-bench",
+            dependencies: [
+                "ParleyApp", "ParleyCore", "ParleyStorage", "Identity", "Messaging", "Events", "Analytics",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/ingest",
+            exclude: ["README.md", "run.sh"],
+            swiftSettings: swiftSettings
+        ),
 
         // Transports.
         .target(

@@ -15,6 +15,9 @@ public final class AnalyticsConsumer: EventConsumer {
     public static let consumerName = "analytics"
 
     public let name = AnalyticsConsumer.consumerName
+    /// Rollups need no sub-second freshness: one transaction a second however fast messages arrive, so analytics
+    /// takes little from the writer that sends need.
+    public let batchDelay: Duration = .seconds(1)
     public let types: Set<String>? = AnalyticsBatch.eventTypes
 
     let store: AnalyticsStore

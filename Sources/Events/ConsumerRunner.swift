@@ -15,6 +15,14 @@ public protocol EventConsumer: Sendable {
     /// The event types it wants; nil means all.
     var types: Set<String>? { get }
     func handle(_ events: [EventEnvelope], on sql: any SQLDatabase) async throws
+    /// How long to let events accumulate after a commit wakes the consumer. Every step is a write
+    /// transaction (the cursor moves even past events the consumer ignores), so without a delay each
+    /// consumer would add one write per message on the one SQLite writer.
+    var batchDelay: Duration { get }
+}
+
+extension EventConsumer {
+    public var batchDelay: Duration { .milliseconds(100) }
 }
 
 /// Runs event consumers as a Service, each from its durable cursor, waking on commits and polling.
@@ -58,6 +66,7 @@ public final class ConsumerRunner: Service, Sendable {
                 try? await Task.sleep(for: .seconds(1))
             }
             await database.commits.wait(since: generation, timeout: pollInterval)
+            if consumer.batchDelay > .zero { try? await Task.sleep(for: consumer.batchDelay) }
         }
     }
 
