@@ -84,6 +84,16 @@ public struct JobQueue: Sendable {
         guard limit > 0, !kinds.isEmpty else { return [] }
         let now = clock.now()
         let kindList = SQLList(kinds.sorted().map { SQLBind($0) })
+        // A cheap look first, outside any transaction: an empty claim must not commit. Every commit wakes the
+        // worker's own commit watcher, so empty claim transactions kept an idle worker claiming in a tight loop
+        // (one core busy, and every other commit waiter woken hundreds of times a second).
+        let due = try await database.sql.raw("""
+            SELECT id FROM events_jobs
+            WHERE kind IN (\(kindList)) AND ((state = 'available' AND run_at <= \(bind: now.unixMilliseconds))
+                OR (state = 'running' AND locked_until < \(bind: now.unixMilliseconds)))
+            LIMIT 1
+            """).first()
+        guard due != nil else { return [] }
         return try await database.transaction { sql in
             let candidates = try await sql.raw("""
                 SELECT id FROM events_jobs

@@ -62,10 +62,10 @@ import Testing
     func aHookSlowerThanItsTimeoutFollowsTheFailurePolicy(failOpen: Bool) async throws {
         try await TestReceiver.run { receiver in
             receiver.script([.init(body: #"{"action": "reject", "reason": "too late"}"#, delay: .seconds(2))])
-            let started = ContinuousClock.now
+            // The answer (reject) arrives after 2 s; a verdict of the failure policy shows the hook gave up at its
+            // 300 ms timeout instead (no wall-clock assertion: these machines are shared and noisy).
             let verdict = try await Self.hook(receiver.url, failOpen: failOpen, timeout: .milliseconds(300)).review(Self.submission)
             #expect(verdict == (failOpen ? .allow : Self.unavailable))
-            #expect(ContinuousClock.now - started < .milliseconds(1900), "the hook gave up at its timeout, not the server's answer")
         }
     }
 
