@@ -88,7 +88,7 @@ public final class PresenceBeacon: Service, Sendable {
         let offline = changes.filter { !$0.value }.map(\.key)
         try await database.transaction { sql in
             try await self.heartbeat(now: now, on: sql)
-            for chunk in offline.chunks(of: 500) {
+            for chunk in offline.chunked(into: 500) {
                 try await sql.raw("""
                     DELETE FROM realtime_presence WHERE node_id = \(bind: self.nodeID)
                         AND user_id IN (\(SQLList(chunk.map { SQLBind($0.rawValue) })))
@@ -121,7 +121,7 @@ public final class PresenceBeacon: Service, Sendable {
     }
 
     private func insert(_ users: [UserID], now: Date, on sql: any SQLDatabase) async throws {
-        for chunk in users.chunks(of: 500) {
+        for chunk in users.chunked(into: 500) {
             let values = chunk.map { user -> SQLQueryString in "(\(bind: nodeID), \(bind: user.rawValue), \(bind: now.unixMilliseconds))" }
             try await sql.raw("""
                 INSERT INTO realtime_presence (node_id, user_id, since) VALUES \(values.joined(separator: ", "))
@@ -146,7 +146,7 @@ public struct SQLPresenceDirectory: PresenceDirectory {
     public func onlineUsers(among users: [UserID]) async throws -> Set<UserID> {
         var result: Set<UserID> = []
         let fresh = clock.now().addingTimeInterval(-staleAfter).unixMilliseconds
-        for chunk in users.chunks(of: 500) {
+        for chunk in users.chunked(into: 500) {
             let rows = try await database.sql.raw("""
                 SELECT DISTINCT p.user_id FROM realtime_presence p JOIN realtime_nodes n ON n.node_id = p.node_id
                 WHERE n.heartbeat_at >= \(bind: fresh) AND p.user_id IN (\(SQLList(chunk.map { SQLBind($0.rawValue) })))
@@ -154,11 +154,5 @@ public struct SQLPresenceDirectory: PresenceDirectory {
             for row in rows { result.insert(UserID(trusted: try row.decode(column: "user_id", as: String.self))) }
         }
         return result
-    }
-}
-
-extension Array {
-    func chunks(of size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
 }

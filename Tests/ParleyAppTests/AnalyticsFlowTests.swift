@@ -1,3 +1,4 @@
+import Analytics
 import Events
 import Notifications
 import Foundation
@@ -23,10 +24,7 @@ import Testing
                                                  body: ["client_msg_id": .string("a\(index)"), "kind": "text", "body": ["text": .string("hello \(index)")]])
                 #expect(sent.status == .created)
             }
-            let services = app.services
-            let runner = ConsumerRunner(log: services.events, consumers: [services.analytics.consumer()], database: services.database,
-                                        clock: services.clock, logger: TestDatabases.logger)
-            while try await runner.step(services.analytics.consumer()) {}
+            try await app.runConsumer(AnalyticsConsumer.consumerName)
 
             let now = Date()
             let day = Timestamp.format(Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400))
@@ -63,9 +61,7 @@ import Testing
             )
             let read = try await client.json(.post, "/v1/me/notifications/\(result.id)/read", bearer: alice)
             #expect(read.status == .ok)
-            let runner = ConsumerRunner(log: services.events, consumers: [services.analytics.consumer()], database: services.database,
-                                        clock: services.clock, logger: TestDatabases.logger)
-            while try await runner.step(services.analytics.consumer()) {}
+            try await app.runConsumer(AnalyticsConsumer.consumerName)
 
             let now = Date()
             let day = Timestamp.format(Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400))
@@ -98,10 +94,7 @@ import Testing
             let report = try await client.json(.post, "/v1/reports", bearer: bob,
                                                body: ["subject_type": "user", "subject_id": "alice", "category": "spam", "text": "spammy"])
             #expect(report.status.code < 300)
-            let services = app.services
-            let runner = ConsumerRunner(log: services.events, consumers: [services.analytics.consumer()], database: services.database,
-                                        clock: services.clock, logger: TestDatabases.logger)
-            while try await runner.step(services.analytics.consumer()) {}
+            try await app.runConsumer(AnalyticsConsumer.consumerName)
             let now = Date()
             let day = Timestamp.format(Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400))
             let tomorrow = Timestamp.format(Date(timeIntervalSince1970: ((now.timeIntervalSince1970 / 86_400).rounded(.down) + 1) * 86_400))

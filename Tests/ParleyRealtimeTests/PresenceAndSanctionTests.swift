@@ -58,7 +58,14 @@ import Testing
     @Test(arguments: TestDatabases.engines)
     func aSuspendedUsersConnectionsAreClosedAndTheyCannotReconnect(engine: DatabaseEngine) async throws {
         try await LiveServer.run(engine) { server, _ in
+            let conversation = try await gateway.direct(server, "alice", "bob")
             let (bob, _) = try await gateway.hello(server, "bob", device: "phone")
+            // The live fan-out reads the log from where it started: see one message arrive first, so the sanction's
+            // event is known to come after its start even on a loaded machine.
+            _ = try await server.services.messaging.send(
+                try MessageDraft(conversationID: conversation, clientMsgID: "before", kind: .text, body: ["text": "hi"]),
+                by: .user(UserID(trusted: "alice")))
+            _ = try await bob.next(type: "item")
             _ = try await server.services.moderation.sanction(UserID(trusted: "bob"), kind: .suspend, duration: 3600, reason: "abuse",
                                                               by: "user:mod")
             let error = try await bob.next(type: "error")
