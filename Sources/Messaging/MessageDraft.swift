@@ -44,7 +44,7 @@ public struct MessageDraft: Sendable, Equatable {
     /// Checks the body of a message (or an edit's new body) against its kind's rules.
     public static func validate(kind: ItemKind, body: JSONValue) throws(ParleyError) {
         guard case .object(let fields) = body else { throw ParleyError.invalidBody("the body must be a JSON object") }
-        let size = (try? JSONEncoder().encode(body).count) ?? Int.max
+        let size = body.jsonString().utf8.count
         guard size <= maxBodyBytes else { throw ParleyError.fieldTooLong("body", limit: maxBodyBytes) }
         switch kind {
         case .text, .system:

@@ -1,20 +1,15 @@
 import Foundation
+import Messaging
 import ParleyCore
+import ParleyHTTP
 
 /// Encodes server frames and decodes client frames of the v1 WebSocket protocol (docs/protocol.md).
 enum FrameCodec {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     /// A server frame: `{"type": type, ...fields}`.
     static func encode(_ type: String, _ fields: [String: JSONValue] = [:]) -> String {
         var object = fields
         object["type"] = .string(type)
-        let data = (try? encoder.encode(JSONValue.object(object))) ?? Data(#"{"type":"error","code":"internal.encoding"}"#.utf8)
-        return String(decoding: data, as: UTF8.self)
+        return JSONValue.object(object).jsonString()
     }
 
     static func error(id: Int?, _ error: ParleyError) -> String {
@@ -75,7 +70,7 @@ enum FrameCodec {
     }
 
     static func decode(_ text: String) throws(ParleyError) -> ClientFrame {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)), case .object(let object) = value else {
+        guard let value = try? JSONValue(parsing: text), case .object(let object) = value else {
             throw ParleyError(.badRequest, code: "gateway.malformed_frame", message: "A frame is one JSON object with a 'type'.")
         }
         guard case .string(let type)? = object["type"] else {
@@ -87,5 +82,25 @@ enum FrameCodec {
             id = number
         }
         return ClientFrame(type: type, id: id, fields: object)
+    }
+}
+
+/// An `item` frame, encoded once for every recipient: only `user_seq` differs between them, and it is the
+/// last key in sorted order, so each recipient's frame is the shared prefix plus its number. The text is
+/// exactly what `FrameCodec.encode("item", ...)` writes (sorted keys).
+struct ItemFrame {
+    private let prefix: String
+
+    init(_ item: Item) {
+        let encoded = FrameCodec.encode("item", [
+            "conversation_id": .string(item.conversationID), "seq": .int(Int(item.seq)), "user_seq": .int(0),
+            "item": MessagingWire.item(item),
+        ])
+        // `..."type":"item","user_seq":0}`: cut the placeholder.
+        prefix = String(encoded.dropLast(2))
+    }
+
+    func text(userSeq: Int64) -> String {
+        prefix + String(userSeq) + "}"
     }
 }

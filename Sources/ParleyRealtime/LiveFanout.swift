@@ -129,8 +129,9 @@ public final class LiveFanout: Service, Sendable {
     func fanOutItem(_ conversationID: String, seq: Int64) async throws {
         let recipients = try await messaging.recipients(ofItemIn: conversationID, seq: seq).filter { hub.isConnected($0.0) }
         guard !recipients.isEmpty, let item = try await messaging.storedItem(conversationID, seq: seq) else { return }
+        let frame = ItemFrame(item)
         for (user, userSeq) in recipients {
-            hub.deliver(to: user, .durable(SessionHandler.itemFrame(item, userSeq: userSeq)), userSeq: userSeq)
+            hub.deliver(to: user, .durable(frame.text(userSeq: userSeq)), userSeq: userSeq)
         }
     }
 

@@ -178,10 +178,7 @@ final class SessionHandler: Sendable {
     }
 
     static func itemFrame(_ item: Item, userSeq: Int64) -> String {
-        FrameCodec.encode("item", [
-            "conversation_id": .string(item.conversationID), "seq": .int(Int(item.seq)), "user_seq": .int(Int(userSeq)),
-            "item": MessagingWire.item(item),
-        ])
+        ItemFrame(item).text(userSeq: userSeq)
     }
 
     // MARK: Messages

@@ -20,16 +20,14 @@ extension SQLRow {
 
     /// Decodes a JSON document stored as TEXT.
     public func decodeJSON(_ column: String) throws -> JSONValue {
-        let text = try decode(column: column, as: String.self)
-        return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        try JSONValue(parsing: try decode(column: column, as: String.self))
     }
 }
 
 extension JSONValue {
-    /// The compact JSON text stored in TEXT columns.
+    /// The compact JSON text stored in TEXT columns: sorted keys, as `JSONEncoder` writes it (`jsonString()`).
+    /// Still `throws` for its many callers; it no longer fails (a non-finite double is written as null).
     public func jsonText() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
+        jsonString()
     }
 }
