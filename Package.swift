@@ -32,11 +32,13 @@ let package = Package(
         // Shared kernel: typed ids, principals, errors, cursors, clock and id seams, event envelope.
         .target(name: "ParleyCore", swiftSettings: swiftSettings),
 
+        // A C shim for the one SQLite call Swift cannot make (variadic sqlite3_db_config).
+        .target(name: "CParleySQLite"),
         // SQL plumbing shared by every context: engines, transactions, dialect helpers, migrations.
         .target(
             name: "ParleyStorage",
             dependencies: [
-                "ParleyCore",
+                "ParleyCore", "CParleySQLite",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import SQLKit
 
 /// SQLite: one file in WAL mode, one writer connection owned by `SQLiteWriter` (group commit), and a pool
@@ -13,12 +14,14 @@ final class SQLiteBackend: DatabaseBackend {
     private let writerHandle: SQLiteHandle
     private let readers: SQLiteReaderPool
     private let logger: Logger
+    private let checkpointer: Task<Void, Never>
 
-    private init(writerHandle: SQLiteHandle, readers: SQLiteReaderPool, logger: Logger) {
+    private init(writerHandle: SQLiteHandle, checkpointHandle: SQLiteHandle, readers: SQLiteReaderPool, logger: Logger) {
         self.writerHandle = writerHandle
         self.readers = readers
         self.logger = logger
         writer = SQLiteWriter(handle: writerHandle, logger: logger)
+        checkpointer = Task { await Self.checkpoint(checkpointHandle, every: .milliseconds(100), logger: logger) }
     }
 
     static func open(path: String, logger: Logger, keptReaders: Int = 8) async throws -> SQLiteBackend {
@@ -26,14 +29,37 @@ final class SQLiteBackend: DatabaseBackend {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let writer = try openConnection(path: path)
         // The first connection switches the file to WAL; it is a property of the file from then on.
-        try writer.executeScript("PRAGMA journal_mode=WAL")
+        // The writer never checkpoints itself (see `checkpoint`).
+        try writer.executeScript("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0")
+        let checkpointHandle = try openConnection(path: path)
         let readers = SQLiteReaderPool(keep: keptReaders) { try openConnection(path: path) }
-        return SQLiteBackend(writerHandle: writer, readers: readers, logger: logger)
+        return SQLiteBackend(writerHandle: writer, checkpointHandle: checkpointHandle, readers: readers, logger: logger)
+    }
+
+    /// Copies the WAL back into the database file, once a second, from a connection of its own on NIO's
+    /// blocking-work pool. SQLite's default runs the checkpoint inside the COMMIT that crosses 1,000 WAL pages,
+    /// on the writer, with an fsync: every sender waiting for that group commit waited for the checkpoint too.
+    /// A PASSIVE checkpoint never blocks the writer or readers; the WAL restarts from its beginning once a
+    /// checkpoint has copied all of it, so it holds about a second of writes.
+    private static func checkpoint(_ handle: SQLiteHandle, every interval: Duration, logger: Logger) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            let final = Task.isCancelled
+            do {
+                try await NIOThreadPool.singleton.runIfActive {
+                    try handle.executeScript(final ? "PRAGMA wal_checkpoint(TRUNCATE)" : "PRAGMA wal_checkpoint(PASSIVE)")
+                }
+            } catch {
+                logger.warning("SQLite checkpoint failed", metadata: ["error": "\(error)"])
+            }
+        }
+        handle.close()
     }
 
     private static func openConnection(path: String) throws -> SQLiteHandle {
         let handle = try SQLiteHandle.open(path: path)
-        try handle.executeScript("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON")
+        // temp_store=MEMORY keeps savepoint sub-journals (group commit) in memory instead of spilling to a file.
+        try handle.executeScript("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY")
         return handle
     }
 
@@ -53,6 +79,8 @@ final class SQLiteBackend: DatabaseBackend {
     }
 
     func close() async {
+        checkpointer.cancel()
+        await checkpointer.value
         readers.closeAll()
         writerHandle.close()
     }

@@ -3,6 +3,7 @@ import NIOCore
 import SQLKit
 import SQLiteKit
 import Synchronization
+internal import CParleySQLite
 internal import VaporCSQLite
 
 /// One SQLite connection, driven synchronously on the calling thread, with a cache of prepared statements.
@@ -52,6 +53,10 @@ final class SQLiteHandle: Sendable {
             throw SQLiteStatementError(code: status, message: "cannot open \(path): \(message)", sql: "")
         }
         sqlite_nio_sqlite3_busy_timeout(raw, 10_000)
+        // Plans must not depend on bound values: otherwise SQLite marks a statement whose plan looked at a
+        // parameter (an OR with IS NULL, a boolean against an index) to be compiled again on every new value,
+        // which defeats the statement cache (measured: a few statements of every send re-parsed each time).
+        parley_sqlite_enable_qpsg(UnsafeMutableRawPointer(raw))
         return SQLiteHandle(raw: raw, path: path)
     }
 
