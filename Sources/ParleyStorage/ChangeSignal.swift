@@ -1,13 +1,24 @@
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Wakes in-process readers of the database when a transaction commits, so the live fan-out does not
 /// have to poll tightly. Readers still poll on a timeout: the signal is an accelerator (and other nodes'
 /// commits on a shared PostgreSQL only show up that way), never the only trigger.
+///
+/// A wait costs one continuation and one event-loop timer, cancelled when the change comes first. (A child
+/// task sleeping for the timeout, as before, cost a task group per wait, and on Linux a cancelled sleep keeps
+/// its timer until the sleep would have ended: with a dozen waiters woken by every commit, thousands a second.)
 public final class ChangeSignal: Sendable {
+    private struct Waiter {
+        let continuation: CheckedContinuation<Void, Never>
+        var timer: Scheduled<Void>?
+    }
+
     private struct State {
         var generation: UInt64 = 0
         var nextWaiter: UInt64 = 0
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var waiters: [UInt64: Waiter] = [:]
     }
 
     private let state = Mutex(State())
@@ -19,12 +30,15 @@ public final class ChangeSignal: Sendable {
 
     /// Records a change and wakes every waiter.
     public func notify() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let woken = state.withLock { state -> [Waiter] in
             state.generation &+= 1
-            defer { state.waiters.removeAll() }
+            defer { state.waiters.removeAll(keepingCapacity: true) }
             return Array(state.waiters.values)
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in woken {
+            waiter.timer?.cancel()
+            waiter.continuation.resume()
+        }
     }
 
     /// Returns when a change after `generation` has been signalled, or after `timeout`, or on cancellation.
@@ -33,26 +47,41 @@ public final class ChangeSignal: Sendable {
             state.nextWaiter &+= 1
             return state.nextWaiter
         }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let resumeNow = self.state.withLock { state -> Bool in
-                        if state.generation != generation || Task.isCancelled { return true }
-                        state.waiters[waiterID] = continuation
-                        return false
-                    }
-                    if resumeNow { continuation.resume() }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let registered = state.withLock { state -> Bool in
+                    if state.generation != generation || Task.isCancelled { return false }
+                    state.waiters[waiterID] = Waiter(continuation: continuation, timer: nil)
+                    return true
                 }
+                guard registered else {
+                    continuation.resume()
+                    return
+                }
+                let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: Self.timeAmount(timeout)) {
+                    self.wake(waiterID)
+                }
+                let attached = state.withLock { state -> Bool in
+                    guard state.waiters[waiterID] != nil else { return false }
+                    state.waiters[waiterID]?.timer = timer
+                    return true
+                }
+                if !attached { timer.cancel() }
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                let waiter = self.state.withLock { $0.waiters.removeValue(forKey: waiterID) }
-                waiter?.resume()
-            }
-            await group.next()
-            group.cancelAll()
-            let waiter = state.withLock { $0.waiters.removeValue(forKey: waiterID) }
-            waiter?.resume()
+        } onCancel: {
+            wake(waiterID)
         }
+    }
+
+    /// Resumes one waiter early (its timeout, or its task's cancellation); nothing if it has already gone.
+    private func wake(_ waiterID: UInt64) {
+        guard let waiter = state.withLock({ $0.waiters.removeValue(forKey: waiterID) }) else { return }
+        waiter.timer?.cancel()
+        waiter.continuation.resume()
+    }
+
+    private static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
     }
 }

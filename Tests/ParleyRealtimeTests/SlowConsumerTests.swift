@@ -30,6 +30,9 @@ import Glibc
                     try MessageDraft(conversationID: conversation, clientMsgID: "f\(sent)", kind: .text, body: ["text": .string(big)]),
                     by: .user(alice)
                 )
+                // Sends no longer wait for a thread hop per statement, so they can outrun the fan-out that fills the
+                // queue; a pause every 50 lets it catch up (pacing, not a timing assertion).
+                if sent % 50 == 0 { try await Task.sleep(for: .milliseconds(20)) }
             }
             try await eventually { server.live.connectionCount == 0 }
             #expect(server.live.deepestOutboundQueue <= 16)
