@@ -6,7 +6,7 @@ import SQLKit
 ///
 /// - `sql` runs single statements (reads, and writes that need no transaction) on a pooled connection.
 /// - `transaction` runs a closure between BEGIN and COMMIT on one pinned connection and rolls back if it throws.
-///   On SQLite, write transactions are serialised in-process (one writer at a time, `BEGIN IMMEDIATE`);
+///   On SQLite, write transactions take turns on one writer connection (`BEGIN IMMEDIATE`), with group commit;
 ///   on PostgreSQL they run concurrently and rely on row locks and constraints.
 public final class Database: Sendable {
     public let engine: DatabaseEngine
@@ -95,26 +95,6 @@ protocol DatabaseBackend: Sendable {
     func transaction<T: Sendable>(engine: DatabaseEngine, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     func run() async
     func close() async
-}
-
-extension DatabaseBackend {
-    /// BEGIN, body, COMMIT on one connection; ROLLBACK when the body (or COMMIT) throws.
-    func runTransaction<T: Sendable>(
-        on connection: any SQLDatabase, engine: DatabaseEngine, _ body: @Sendable (any SQLDatabase) async throws -> T
-    ) async throws -> T {
-        try await connection.raw(SQLQueryString(engine.beginWriteTransaction)).run()
-        do {
-            let result = try await body(connection)
-            try await connection.raw("COMMIT").run()
-            return result
-        } catch {
-            // The ROLLBACK runs in a task of its own: when the caller was cancelled, a query from its task may be
-            // refused, and SQLite's one writer connection would stay inside this transaction for good ("cannot
-            // start a transaction within a transaction" for every later write).
-            await Task { try? await connection.raw("ROLLBACK").run() }.value
-            throw error
-        }
-    }
 }
 
 extension Database {

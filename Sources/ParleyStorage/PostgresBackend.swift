@@ -61,7 +61,24 @@ final class PostgresBackend: DatabaseBackend {
 
     func transaction<T: Sendable>(engine: DatabaseEngine, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
-            try await self.runTransaction(on: connection.sql(queryLogLevel: nil), engine: engine, body)
+            try await Self.runTransaction(on: connection.sql(queryLogLevel: nil), engine: engine, body)
+        }
+    }
+
+    /// BEGIN, body, COMMIT on one pooled connection; ROLLBACK when the body (or COMMIT) throws.
+    private static func runTransaction<T: Sendable>(
+        on connection: any SQLDatabase, engine: DatabaseEngine, _ body: @Sendable (any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        try await connection.raw(SQLQueryString(engine.beginWriteTransaction)).run()
+        do {
+            let result = try await body(connection)
+            try await connection.raw("COMMIT").run()
+            return result
+        } catch {
+            // The ROLLBACK runs in a task of its own: when the caller was cancelled, a query from its task may be
+            // refused, and the connection would go back to the pool still inside this transaction.
+            await Task { try? await connection.raw("ROLLBACK").run() }.value
+            throw error
         }
     }
 
@@ -87,11 +104,7 @@ struct PooledPostgresSQLDatabase: SQLDatabase {
     var queryLogLevel: Logger.Level? { nil }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
-        let promise = eventLoop.makePromise(of: Void.self)
-        promise.completeWithTask {
-            try await self.execute(sql: query, onRow)
-        }
-        return promise.futureResult
+        futureOfAsyncExecute(sql: query, onRow)
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {

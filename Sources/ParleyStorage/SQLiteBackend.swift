@@ -35,8 +35,9 @@ final class SQLiteBackend: DatabaseBackend {
         return SQLiteBackend(writerHandle: writer, checkpointHandle: checkpointHandle, readers: readers, logger: logger)
     }
 
-    /// Copies the WAL back into the database file, ten times a second, from a connection of its own. SQLite's default runs the checkpoint inside the COMMIT that crosses 1,000 WAL pages,
-    /// on the writer, with an fsync: every sender waiting for that group commit waited for the checkpoint too.
+    /// Copies the WAL back into the database file, ten times a second, from a connection of its own. SQLite's
+    /// default runs the checkpoint inside the COMMIT that crosses 1,000 WAL pages, on the writer, with an fsync:
+    /// every sender waiting for that group commit waited for the checkpoint too.
     /// A PASSIVE checkpoint never blocks the writer or readers; the WAL restarts from its beginning once a
     /// checkpoint has copied all of it, so it holds about a tenth of a second of writes.
     private static func checkpoint(_ handle: SQLiteHandle, every interval: Duration, logger: Logger) async {

@@ -24,9 +24,7 @@ struct SQLiteDirectDatabase: SQLDatabase {
     var queryLogLevel: Logger.Level? { nil }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
-        let promise = eventLoop.makePromise(of: Void.self)
-        promise.completeWithTask { try await self.execute(sql: query, onRow) }
-        return promise.futureResult
+        futureOfAsyncExecute(sql: query, onRow)
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
@@ -47,23 +45,15 @@ struct SQLiteDirectDatabase: SQLDatabase {
                 throw error
             }
             if !ran {
-                let sql = serializer.sql
-                try await writer.transaction { writerSQL in
-                    guard case .pinned(let handle) = (writerSQL as? SQLiteDirectDatabase)?.source else { return }
-                    try handle.execute(sql, binds: binds, onRow: onRow)
-                }
+                try await writer.transaction { writerSQL in try await writerSQL.execute(sql: query, onRow) }
             }
         }
     }
 
+    /// A pinned connection is already a session; on the pool, reads need no single connection, so a session
+    /// runs statement by statement as well.
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        switch source {
-        case .pinned:
-            return try await closure(self)
-        case .pool:
-            // Statement by statement on the pool: a session needs no single connection for reads.
-            return try await closure(self)
-        }
+        try await closure(self)
     }
 
     /// The bound value as SQLite stores it: the usual types directly, anything else the way SQLiteKit encodes it.
@@ -76,6 +66,15 @@ struct SQLiteDirectDatabase: SQLDatabase {
         case let number as Double: return .float(number)
         default: return try SQLiteDataEncoder().encode(value)
         }
+    }
+}
+
+extension SQLDatabase {
+    /// SQLKit's future-returning `execute`, for databases whose real implementation is the async one.
+    func futureOfAsyncExecute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        promise.completeWithTask { try await self.execute(sql: query, onRow) }
+        return promise.futureResult
     }
 }
 

@@ -35,11 +35,9 @@ final class SQLiteHandle: Sendable {
 
     private nonisolated(unsafe) let raw: OpaquePointer
     private let state = Mutex(State())
-    let path: String
 
-    private init(raw: OpaquePointer, path: String) {
+    private init(raw: OpaquePointer) {
         self.raw = raw
-        self.path = path
     }
 
     static func open(path: String) throws -> SQLiteHandle {
@@ -57,7 +55,7 @@ final class SQLiteHandle: Sendable {
         // parameter (an OR with IS NULL, a boolean against an index) to be compiled again on every new value,
         // which defeats the statement cache (measured: a few statements of every send re-parsed each time).
         parley_sqlite_enable_qpsg(UnsafeMutableRawPointer(raw))
-        return SQLiteHandle(raw: raw, path: path)
+        return SQLiteHandle(raw: raw)
     }
 
     /// Runs one statement with its binds, calling `onRow` for every result row. The statement stays

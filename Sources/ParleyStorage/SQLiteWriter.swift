@@ -21,7 +21,6 @@ final class SQLiteWriter: Sendable {
         var waiting: [CheckedContinuation<Void, Never>] = []
         /// Callers whose bodies ran inside the open transaction and who wait for its COMMIT.
         var awaitingCommit: [CheckedContinuation<Bool, any Error>] = []
-        var transactionOpen = false
     }
 
     /// Bodies committed together at most, so one commit's latency stays bounded under a steady stream.
@@ -41,24 +40,21 @@ final class SQLiteWriter: Sendable {
     /// Runs `body` in a write transaction and returns its value once that transaction has committed.
     func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         await takeTurn()
-        let joinsGroup = state.withLock { $0.transactionOpen }
+        // Only the caller holding the turn touches the connection, so SQLite's own state says whether a group
+        // is open (a previous caller handed over without committing).
+        let joinsGroup = handle.inTransaction
         do {
-            if !joinsGroup {
-                try handle.execute("BEGIN IMMEDIATE", binds: [], onRow: { _ in })
-                state.withLock { $0.transactionOpen = true }
-            } else {
-                try handle.execute("SAVEPOINT parley_tx", binds: [], onRow: { _ in })
-            }
+            try run(joinsGroup ? "SAVEPOINT parley_tx" : DatabaseEngine.sqlite.beginWriteTransaction)
         } catch {
-            // Nothing of this caller ran; earlier members of an open group are unaffected.
-            endTurn()
+            // Nothing of this caller ran; earlier members of an open group still wait for their commit.
+            passOn()
             throw error
         }
 
         let value: T
         do {
             value = try await body(database)
-            if joinsGroup { try handle.execute("RELEASE parley_tx", binds: [], onRow: { _ in }) }
+            if joinsGroup { try run("RELEASE parley_tx") }
         } catch {
             undo(joinedGroup: joinsGroup)
             throw error
@@ -97,6 +93,21 @@ final class SQLiteWriter: Sendable {
         }
     }
 
+    /// Runs one statement of the writer's own (transaction control), without rows.
+    private func run(_ statement: String) throws {
+        try handle.execute(statement, binds: [], onRow: { _ in })
+    }
+
+    /// Ends a turn that leaves the transaction as it is: the next waiter continues the open group, or, with
+    /// nobody waiting, the group (if any) is committed for its members.
+    private func passOn() {
+        guard handle.inTransaction, state.withLock({ $0.waiting.isEmpty }) else {
+            endTurn()
+            return
+        }
+        try? commitGroup()
+    }
+
     /// Gives the connection to the next waiter, or marks it free.
     private func endTurn() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
@@ -113,20 +124,16 @@ final class SQLiteWriter: Sendable {
     private func undo(joinedGroup: Bool) {
         if joinedGroup {
             do {
-                try handle.execute("ROLLBACK TO parley_tx", binds: [], onRow: { _ in })
-                try handle.execute("RELEASE parley_tx", binds: [], onRow: { _ in })
-                // The group goes on without this body; its earlier members still wait for the commit.
-                if state.withLock({ $0.waiting.isEmpty }) {
-                    try? commitGroup()
-                } else {
-                    endTurn()
-                }
-                return
+                try run("ROLLBACK TO parley_tx")
+                try run("RELEASE parley_tx")
             } catch {
                 // The savepoint could not be undone alone (SQLite may have ended the transaction): the group fails.
                 failGroup(error)
                 return
             }
+            // The group goes on without this body; its earlier members still wait for the commit.
+            passOn()
+            return
         }
         failGroup(nil)
     }
@@ -134,17 +141,12 @@ final class SQLiteWriter: Sendable {
     /// COMMITs the open transaction, resumes everyone waiting for it, and ends the turn.
     private func commitGroup() throws {
         do {
-            try handle.execute("COMMIT", binds: [], onRow: { _ in })
+            try run("COMMIT")
         } catch {
             failGroup(error)
             throw error
         }
-        let members = state.withLock { state in
-            state.transactionOpen = false
-            defer { state.awaitingCommit.removeAll() }
-            return state.awaitingCommit
-        }
-        for member in members { member.resume(returning: true) }
+        for member in takeMembers() { member.resume(returning: true) }
         endTurn()
     }
 
@@ -152,18 +154,20 @@ final class SQLiteWriter: Sendable {
     private func failGroup(_ error: (any Error)?) {
         if handle.inTransaction {
             do {
-                try handle.execute("ROLLBACK", binds: [], onRow: { _ in })
+                try run("ROLLBACK")
             } catch {
                 logger.error("SQLite ROLLBACK failed", metadata: ["error": "\(error)"])
             }
         }
-        let members = state.withLock { state in
-            state.transactionOpen = false
+        let reason = error ?? SQLiteStatementError(code: 1, message: "a transaction committed together with this one failed", sql: "")
+        for member in takeMembers() { member.resume(throwing: reason) }
+        endTurn()
+    }
+
+    private func takeMembers() -> [CheckedContinuation<Bool, any Error>] {
+        state.withLock { state in
             defer { state.awaitingCommit.removeAll() }
             return state.awaitingCommit
         }
-        let reason = error ?? SQLiteStatementError(code: 1, message: "a transaction committed together with this one failed", sql: "")
-        for member in members { member.resume(throwing: reason) }
-        endTurn()
     }
 }
