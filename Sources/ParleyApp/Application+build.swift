@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import Moderation
 import NIOCore
@@ -82,7 +81,7 @@ public enum ParleyServer {
         }
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: gateway.buildRouter(), configuration: gateway.serverConfiguration),
+            server: gateway.serverBuilder,
             configuration: .init(address: address, serverName: "parley"),
             services: embedLiveFanout ? realtimeServices(live: live, services: services, logger: logger) : [],
             onServerRunning: onServerRunning,

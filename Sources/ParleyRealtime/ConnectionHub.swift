@@ -8,6 +8,8 @@ import Synchronization
 /// it from the feed on its next resume. Presence here is per node (see docs/protocol.md).
 final class ConnectionHub: Sendable {
     private struct State {
+        /// Every open connection, including those that have not said hello yet (to say goaway to them all).
+        var open: [String: Session] = [:]
         var byUser: [UserID: [String: Session]] = [:]
         /// Watched user → sessions watching them (presence subscriptions).
         var watchers: [UserID: [String: Session]] = [:]
@@ -28,8 +30,15 @@ final class ConnectionHub: Sendable {
     var connectionCount: Int { state.withLock { $0.byUser.values.reduce(0) { $0 + $1.count } } }
     var onlineUserCount: Int { state.withLock { $0.byUser.count } }
 
+    /// Records an open connection (before `hello`; `attach` makes it reachable for its user).
+    func register(_ session: Session) {
+        state.withLock { $0.open[session.id] = session }
+    }
+
     func attach(_ session: Session) {
         let (cameOnline, watchers) = state.withLock { state -> (Bool, [Session]) in
+            // A connection that closed while saying hello has already been detached: it must not come back.
+            guard !session.isClosed else { return (false, []) }
             let wasOnline = !(state.byUser[session.user]?.isEmpty ?? true)
             state.byUser[session.user, default: [:]][session.id] = session
             if !wasOnline { state.presenceChanges[session.user] = true }
@@ -44,7 +53,8 @@ final class ConnectionHub: Sendable {
         let now = clock.now()
         deepestQueue.max(session.queue.highWater, ordering: .relaxed)
         let (wentOffline, watchers) = state.withLock { state -> (Bool, [Session]) in
-            state.byUser[session.user]?.removeValue(forKey: session.id)
+            state.open.removeValue(forKey: session.id)
+            guard state.byUser[session.user]?.removeValue(forKey: session.id) != nil else { return (false, []) }
             for watched in session.watchedUsers { state.watchers[watched]?.removeValue(forKey: session.id) }
             guard state.byUser[session.user]?.isEmpty ?? false else { return (false, []) }
             state.byUser.removeValue(forKey: session.user)
@@ -112,7 +122,7 @@ final class ConnectionHub: Sendable {
 
     /// Tells every connection to go away and reconnect after a jittered delay, then closes them gracefully.
     func goAway(maxDelayMilliseconds: Int = 5000) {
-        let all = state.withLock { state in state.byUser.values.flatMap(\.values) }
+        let all = state.withLock { state in Array(state.open.values) }
         for session in all {
             session.reply(FrameCodec.encode("goaway", ["reconnect_after_ms": .int(Int.random(in: 250...max(250, maxDelayMilliseconds)))]))
             session.finish()

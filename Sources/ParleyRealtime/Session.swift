@@ -23,6 +23,9 @@ final class Session: Sendable {
     let queue: OutboundQueue
     let remoteIP: String?
     private let channel: any Channel
+    /// The channel handler that writes this session's queue; set on the event loop when the handler is
+    /// added and cleared when the channel closes (so the two do not keep each other alive).
+    let connection: NIOLoopBoundBox<GatewayConnection?>
     private let phase = Mutex<Phase>(.awaitingHello)
     private let deviceName = Mutex<String?>(nil)
     private let watching = Mutex<Set<UserID>>([])
@@ -36,6 +39,7 @@ final class Session: Sendable {
         self.channel = channel
         remoteIP = channel.remoteAddress?.ipAddress
         queue = OutboundQueue(capacity: queueCapacity)
+        connection = .makeEmptyBox(valueType: GatewayConnection.self, eventLoop: channel.eventLoop)
         overflowFrame = FrameCodec.encode("resync_required", ["reason": "slow_consumer"])
     }
 
@@ -50,12 +54,31 @@ final class Session: Sendable {
 
     /// Sends a reply or a frame the session itself produced (acks, errors, pongs): never deduplicated.
     func reply(_ text: String) {
-        if queue.enqueue(.durable(text), overflowFrame: overflowFrame) == .overflowed { forceClose() }
+        enqueue(.durable(text))
+    }
+
+    /// Queues a frame outside the feed order and wakes the writer if it was idle.
+    private func enqueue(_ frame: OutboundQueue.Frame) {
+        let (outcome, wake) = queue.enqueue(frame, overflowFrame: overflowFrame)
+        if wake { wakeWriter() }
+        if outcome == .overflowed { forceClose() }
+    }
+
+    /// Asks the channel handler to write what is queued (one hop to the event loop per burst).
+    private func wakeWriter() {
+        let connection = connection
+        channel.eventLoop.execute { connection.value?.writeQueued() }
     }
 
     /// Starts buffering live frames: called when the session attaches to the hub, before the resume query.
     func beginResume() {
-        phase.withLock { $0 = .resuming(buffer: []) }
+        phase.withLock { phase in
+            if case .awaitingHello = phase { phase = .resuming(buffer: []) }
+        }
+    }
+
+    var isClosed: Bool {
+        phase.withLock { if case .closed = $0 { return true } else { return false } }
     }
 
     /// Ends the resume: the connection now has every item up to `lastUserSeq`; buffered frames after it follow.
@@ -63,19 +86,23 @@ final class Session: Sendable {
         // The buffer is replayed inside the lock that admits live frames: a frame the fan-out delivers while
         // the buffer drains must not overtake a buffered one (its higher user_seq would make the buffered
         // frame look like a duplicate, and it would be dropped).
-        let overflowed = phase.withLock { phase -> Bool in
-            guard case .resuming(let buffer) = phase else { return false }
+        let (overflowed, wake) = phase.withLock { phase -> (Bool, Bool) in
+            guard case .resuming(let buffer) = phase else { return (false, false) }
             var last = lastUserSeq
+            var wake = false
             for entry in buffer {
                 if let userSeq = entry.userSeq {
                     guard userSeq > last else { continue }
                     last = userSeq
                 }
-                if queue.enqueue(entry.frame, overflowFrame: overflowFrame) == .overflowed { return true }
+                let queued = queue.enqueue(entry.frame, overflowFrame: overflowFrame)
+                wake = wake || queued.wake
+                if queued.outcome == .overflowed { return (true, wake) }
             }
             phase = .live(lastUserSeq: last)
-            return false
+            return (false, wake)
         }
+        if wake { wakeWriter() }
         if overflowed { forceClose() }
     }
 
@@ -84,7 +111,7 @@ final class Session: Sendable {
     /// Live frames are queued inside the phase lock, so frames reach the queue in the order their
     /// `user_seq` was admitted, whichever thread delivers them.
     func deliver(_ frame: OutboundQueue.Frame, userSeq: Int64?) {
-        enum Decision { case queued, drop, queueOverflow, resumeOverflow }
+        enum Decision { case queued(wake: Bool), drop, queueOverflow, resumeOverflow }
         let decision = phase.withLock { phase -> Decision in
             switch phase {
             case .awaitingHello, .closed:
@@ -102,17 +129,19 @@ final class Session: Sendable {
                     guard userSeq > last else { return .drop }
                     phase = .live(lastUserSeq: userSeq)
                 }
-                return queue.enqueue(frame, overflowFrame: overflowFrame) == .overflowed ? .queueOverflow : .queued
+                let queued = queue.enqueue(frame, overflowFrame: overflowFrame)
+                return queued.outcome == .overflowed ? .queueOverflow : .queued(wake: queued.wake)
             }
         }
         switch decision {
-        case .queued, .drop:
+        case .queued(let wake):
+            if wake { wakeWriter() }
+        case .drop:
             break
         case .queueOverflow:
             forceClose()
         case .resumeOverflow:
             // The resume buffer overflowed: this client is far behind; let it resync.
-            _ = queue.enqueue(.durable(overflowFrame), overflowFrame: overflowFrame)
             forceClose()
         }
     }
@@ -121,14 +150,14 @@ final class Session: Sendable {
     /// when a client has stopped reading and its queue is full.
     func forceClose() {
         phase.withLock { $0 = .closed }
-        queue.close()
+        _ = queue.close()
         channel.close(promise: nil)
     }
 
     /// Stops the session gracefully: queued frames are still written, then the connection closes.
     func finish() {
         phase.withLock { $0 = .closed }
-        queue.close()
+        if queue.close() { wakeWriter() }
     }
 
     // MARK: Presence and typing state

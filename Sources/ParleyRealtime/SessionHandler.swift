@@ -4,7 +4,6 @@ import Messaging
 import ParleyCore
 import ParleyHTTP
 import Synchronization
-import WSCore
 
 /// Handles the frames of one connection, in order: one frame is fully handled (and its reply queued)
 /// before the next is read, so a client's pipelined sends are stored in the order it sent them.
@@ -26,22 +25,6 @@ final class SessionHandler: Sendable {
     var saidHello: Bool { helloDone.withLock { $0 } }
     var messaging: MessagingService { gateway.messaging }
     var user: UserID { session.user }
-
-    func readLoop(_ inbound: WebSocketInboundStream) async {
-        do {
-            for try await message in inbound.messages(maxSize: gateway.settings.maxFrameSize) {
-                switch message {
-                case .text(let text):
-                    await handle(text)
-                case .binary:
-                    session.reply(FrameCodec.error(id: nil, ParleyError(.badRequest, code: "gateway.text_only",
-                                                                        message: "Frames are JSON text; binary frames are not accepted.")))
-                }
-            }
-        } catch {
-            logger.debug("websocket read ended", metadata: ["error": "\(error)"])
-        }
-    }
 
     func handle(_ text: String) async {
         var requestID: Int?

@@ -1,0 +1,159 @@
+import Foundation
+import ParleyCore
+import ParleyRealtime
+import ParleyTestSupport
+import Testing
+
+/// The gateway's WebSocket protocol at the byte level (RFC 6455): close codes and the close handshake,
+/// control frames, fragments, size limits, keep-alive and half-closed clients. The gateway is a channel
+/// handler of its own, so none of this comes from a library's server.
+@Suite struct WebSocketProtocolTests {
+    /// Polls `condition` until it holds, for at most `seconds`.
+    func eventually(within seconds: Double = 15, _ condition: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
+
+    func hello(_ socket: WireSocket) async throws -> JSONValue? {
+        try await socket.sendText(#"{"type":"hello","id":1}"#)
+        guard let frame = try await socket.nextFrame(skippingPings: true), frame.opcode == 0x1 else { return nil }
+        return try JSONValue(parsing: frame.text)
+    }
+
+    @Test func aRefusedCredentialIsToldWhyAndClosedWithCode4401() async throws {
+        try await LiveServer.run(.sqlite) { server, _ in
+            let socket = try await WireSocket.connect(port: server.port, token: "not-a-token")
+            let error = try #require(try await socket.nextFrame())
+            #expect(error.opcode == 0x1)
+            #expect(try JSONValue(parsing: error.text)["code"] == "auth.invalid_token")
+            let close = try #require(try await socket.nextFrame())
+            #expect(close.closeCode == 4401)
+            #expect(close.closeReason == "auth.invalid_token")
+            // The client answers the close; the server then ends the TCP connection.
+            try await socket.send(opcode: 0x8, payload: [0x03, 0xE8])
+            #expect(try await socket.nextFrame() == nil)
+            #expect(server.live.connectionCount == 0)
+        }
+    }
+
+    @Test func anUpgradeOnAnotherPathIsRefusedWith400() async throws {
+        try await LiveServer.run(.sqlite) { server, _ in
+            let token = try await server.token("alice")
+            await #expect {
+                _ = try await WireSocket.connect(port: server.port, path: "/v1/elsewhere", token: token)
+            } throws: { error in
+                "\(error)".contains("HTTP/1.1 400")
+            }
+        }
+    }
+
+    @Test func aClientThatNeverSaysHelloIsToldAndClosed() async throws {
+        var settings = GatewaySettings()
+        settings.helloTimeoutSeconds = 0.3
+        try await LiveServer.run(.sqlite, gateway: settings) { server, _ in
+            let socket = try await WireSocket.connect(port: server.port, token: try await server.token("alice"))
+            let error = try #require(try await socket.nextFrame())
+            #expect(try JSONValue(parsing: error.text)["code"] == "gateway.hello_timeout")
+            let close = try #require(try await socket.nextFrame())
+            #expect(close.closeCode == 1000)
+            try await socket.send(opcode: 0x8, payload: [0x03, 0xE8])
+            #expect(try await socket.nextFrame() == nil)
+        }
+    }
+
+    @Test func fragmentsFormOneFramePingsArePongedAndBinaryIsRefused() async throws {
+        try await LiveServer.run(.sqlite) { server, _ in
+            let socket = try await WireSocket.connect(port: server.port, token: try await server.token("alice"))
+            // A hello in two fragments, with a ping between them (control frames may interleave).
+            try await socket.sendText(#"{"type":"hel"#, fin: false)
+            try await socket.send(opcode: 0x9, payload: [1, 2, 3])
+            try await socket.sendText(#"lo","id":7}"#, continuation: true)
+            let pong = try #require(try await socket.nextFrame())
+            #expect(pong.opcode == 0xA)
+            #expect(pong.payload == [1, 2, 3])
+            let ok = try JSONValue(parsing: try #require(try await socket.nextFrame()).text)
+            #expect(ok["type"] == "hello_ok")
+            #expect(ok["id"] == 7)
+            try await socket.send(opcode: 0x2, payload: [0xFF, 0x00])
+            let refusal = try JSONValue(parsing: try #require(try await socket.nextFrame()).text)
+            #expect(refusal["code"] == "gateway.text_only")
+            // The connection is still usable.
+            try await socket.sendText(#"{"type":"ping","id":8}"#)
+            #expect(try JSONValue(parsing: try #require(try await socket.nextFrame()).text)["type"] == "pong")
+            socket.close()
+        }
+    }
+
+    @Test func aMessageOverTheLimitClosesWith1009WholeOrInFragments() async throws {
+        var settings = GatewaySettings()
+        settings.maxFrameSize = 1024
+        try await LiveServer.run(.sqlite, gateway: settings) { server, _ in
+            let token = try await server.token("alice")
+            let whole = try await WireSocket.connect(port: server.port, token: token)
+            try await whole.sendText(String(repeating: "x", count: 2000))
+            #expect(try await whole.nextFrame(skippingPings: true)?.closeCode == 1009)
+            let fragmented = try await WireSocket.connect(port: server.port, token: token)
+            try await fragmented.sendText(String(repeating: "x", count: 600), fin: false)
+            try await fragmented.sendText(String(repeating: "x", count: 600), continuation: true)
+            #expect(try await fragmented.nextFrame(skippingPings: true)?.closeCode == 1009)
+            // Neither took the server down.
+            let fine = try await WireSocket.connect(port: server.port, token: token)
+            #expect(try await hello(fine)?["type"] == "hello_ok")
+            fine.close()
+        }
+    }
+
+    @Test func aClientThatStopsAnsweringPingsIsDisconnectedAndOneThatAnswersIsNot() async throws {
+        var settings = GatewaySettings()
+        settings.pingIntervalSeconds = 0.2
+        try await LiveServer.run(.sqlite, gateway: settings) { server, _ in
+            // The library client answers pings: after many intervals it is still connected.
+            let answering = try await server.connect(try await server.token("bob"))
+            try answering.send(["type": "hello", "id": 1])
+            _ = try await answering.next(type: "hello_ok")
+            let silent = try await WireSocket.connect(port: server.port, token: try await server.token("alice"))
+            try await silent.sendText(#"{"type":"hello","id":1}"#)
+            var opcodes: [UInt8] = []
+            var close: WireSocket.Frame?
+            while close == nil, let frame = try await silent.nextFrame() {
+                if frame.opcode == 0x8 { close = frame } else { opcodes.append(frame.opcode) }
+            }
+            #expect(opcodes.contains(0x1), "hello_ok")
+            #expect(opcodes.contains(0x9), "a ping, left unanswered")
+            #expect(close?.closeCode == 1001)
+            try await silent.send(opcode: 0x8, payload: [0x03, 0xE9])
+            #expect(try await silent.nextFrame() == nil)
+            #expect(try await eventually { server.live.connectionCount == 1 })
+            try await Task.sleep(for: .seconds(1))
+            try answering.send(["type": "ping", "id": 2])
+            #expect(try await answering.next(type: "pong")["id"] == 2)
+            #expect(server.live.connectionCount == 1)
+            answering.close()
+        }
+    }
+
+    @Test func aClosingClientGetsItsCodeEchoedAndAHalfClosedOneIsDropped() async throws {
+        try await LiveServer.run(.sqlite) { server, _ in
+            let token = try await server.token("alice")
+            let closing = try await WireSocket.connect(port: server.port, token: token)
+            #expect(try await hello(closing)?["type"] == "hello_ok")
+            #expect(server.live.connectionCount == 1)
+            try await closing.send(opcode: 0x8, payload: [0x0F, 0xA0] + Array("bye".utf8))
+            let echo = try #require(try await closing.nextFrame(skippingPings: true))
+            #expect(echo.closeCode == 4000)
+            #expect(try await closing.nextFrame() == nil)
+            #expect(try await eventually { server.live.connectionCount == 0 })
+
+            let halfClosed = try await WireSocket.connect(port: server.port, token: token)
+            #expect(try await hello(halfClosed)?["type"] == "hello_ok")
+            #expect(try await eventually { server.live.connectionCount == 1 })
+            try await halfClosed.shutdownOutput()
+            #expect(try await halfClosed.nextFrame(skippingPings: true) == nil)
+            #expect(try await eventually { server.live.connectionCount == 0 })
+        }
+    }
+}
