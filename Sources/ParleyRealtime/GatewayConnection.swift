@@ -26,6 +26,7 @@ final class GatewayConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// Set once our close frame is written: from then on only the peer's close (or a deadline) matters.
     private var closeSent = false
     private var writing = false
+    private var writeAgain = false
     /// A `read` held back because the inbox is full: the socket is not read until the inbox drains,
     /// so a client that pipelines faster than its frames are handled is slowed by TCP, not buffered.
     private var readHeld = false
@@ -176,32 +177,45 @@ final class GatewayConnection: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Outbound
 
     /// Writes what the session has queued, for as long as the socket accepts more.
+    ///
+    /// Flushing can make the channel writable again, which calls this method from inside itself; such a
+    /// call only asks for another pass (otherwise its wake-up would be lost: the queue still counts as
+    /// being drained, so nobody would wake the handler again).
     func writeQueued() {
-        guard let context, !closeSent, !writing else { return }
+        guard let context, !closeSent else { return }
+        guard !writing else {
+            writeAgain = true
+            return
+        }
         writing = true
         defer { writing = false }
-        var wrote = false
-        while context.channel.isWritable {
-            switch session.queue.take(limit: 64) {
-            case .frames(let texts):
-                for text in texts {
-                    var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
-                    buffer.writeString(text)
-                    context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
+        repeat {
+            writeAgain = false
+            var wrote = false
+            var finished = false
+            draining: while context.channel.isWritable {
+                switch session.queue.take(limit: 64) {
+                case .frames(let texts):
+                    for text in texts {
+                        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
+                        buffer.writeString(text)
+                        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
+                    }
+                    wrote = true
+                case .idle:
+                    break draining
+                case .finished:
+                    finished = true
+                    break draining
                 }
-                wrote = true
-            case .idle:
-                if wrote { context.flush() }
-                return
-            case .finished:
-                if wrote { context.flush() }
-                writing = false
+            }
+            // Not writable: `channelWritabilityChanged` resumes once the socket has drained.
+            if wrote { context.flush() }
+            if finished {
                 sendClose(code: .normalClosure, reason: nil)
                 return
             }
-        }
-        // Not writable: `channelWritabilityChanged` resumes once the socket has drained.
-        if wrote { context.flush() }
+        } while writeAgain
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
