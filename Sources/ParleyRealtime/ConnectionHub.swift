@@ -85,9 +85,9 @@ final class ConnectionHub: Sendable {
         state.withLock { !($0.byUser[user]?.isEmpty ?? true) }
     }
 
-    func deliver(to user: UserID, _ frame: OutboundQueue.Frame, userSeq: Int64?, except: String? = nil) {
+    func deliver(to user: UserID, _ frame: OutboundQueue.Frame, userSeq: Int64?, except: String? = nil, wakes: WriterWakes? = nil) {
         for session in sessions(of: user) where session.id != except {
-            session.deliver(frame, userSeq: userSeq)
+            session.deliver(frame, userSeq: userSeq, wakes: wakes)
         }
     }
 

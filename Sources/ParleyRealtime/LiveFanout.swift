@@ -75,9 +75,15 @@ public final class LiveFanout: Service, Sendable {
             let generation = wakeups.generation
             do {
                 let batch = try await events.read(after: position, limit: 500)
-                for event in batch {
-                    await fanOut(event)
+                // Writers are woken every 64 events rather than per frame: fewer hops, and frames for one
+                // connection leave in one write.
+                let wakes = WriterWakes()
+                // Whatever happens to this pass, queued frames must not wait for a wake-up that never comes.
+                defer { wakes.wakeAll() }
+                for (index, event) in batch.enumerated() {
+                    await fanOut(event, wakes: wakes)
                     position = event.position
+                    if index % 64 == 63 { wakes.wakeAll() }
                 }
                 if batch.count == 500 { continue }
             } catch {
@@ -88,7 +94,7 @@ public final class LiveFanout: Service, Sendable {
         }
     }
 
-    func fanOut(_ event: EventEnvelope) async {
+    func fanOut(_ event: EventEnvelope, wakes: WriterWakes) async {
         if event.type == "moderation.suspended" || event.type == "moderation.banned", let user = event.payload["user_id"]?.stringValue {
             disconnect(UserID(trusted: user), because: event)
             return
@@ -100,10 +106,10 @@ public final class LiveFanout: Service, Sendable {
             switch kind {
             case "item":
                 guard case .int(let seq)? = event.payload["seq"] else { return }
-                try await fanOutItem(conversationID, seq: Int64(seq))
+                try await fanOutItem(conversationID, seq: Int64(seq), wakes: wakes)
             case "read":
                 guard case .int(let readSeq)? = event.payload["read_seq"], case .string(let reader)? = event.payload["user_id"] else { return }
-                try await fanOutRead(conversationID, reader: UserID(trusted: reader), readSeq: Int64(readSeq))
+                try await fanOutRead(conversationID, reader: UserID(trusted: reader), readSeq: Int64(readSeq), wakes: wakes)
             default:
                 return
             }
@@ -126,30 +132,30 @@ public final class LiveFanout: Service, Sendable {
         }
     }
 
-    func fanOutItem(_ conversationID: String, seq: Int64) async throws {
+    func fanOutItem(_ conversationID: String, seq: Int64, wakes: WriterWakes) async throws {
         let recipients = try await messaging.recipients(ofItemIn: conversationID, seq: seq).filter { hub.isConnected($0.0) }
         guard !recipients.isEmpty, let item = try await messaging.storedItem(conversationID, seq: seq) else { return }
         let frame = ItemFrame(item)
         for (user, userSeq) in recipients {
-            hub.deliver(to: user, .durable(frame.text(userSeq: userSeq)), userSeq: userSeq)
+            hub.deliver(to: user, .durable(frame.text(userSeq: userSeq)), userSeq: userSeq, wakes: wakes)
         }
     }
 
-    func fanOutRead(_ conversationID: String, reader: UserID, readSeq: Int64) async throws {
+    func fanOutRead(_ conversationID: String, reader: UserID, readSeq: Int64, wakes: WriterWakes) async throws {
         if hub.isConnected(reader), let userSeq = try await messaging.readFeedPosition(conversationID, user: reader, readSeq: readSeq) {
             let feed = FrameCodec.encode("feed", [
                 "kind": "read", "conversation_id": .string(conversationID), "seq": .int(Int(readSeq)), "user_seq": .int(Int(userSeq)),
             ])
-            hub.deliver(to: reader, .durable(feed), userSeq: userSeq)
+            hub.deliver(to: reader, .durable(feed), userSeq: userSeq, wakes: wakes)
             let badge = try await messaging.badge(for: reader)
-            hub.deliver(to: reader, .ephemeral(FrameCodec.encode("badge", ["badge": .int(badge)])), userSeq: nil)
+            hub.deliver(to: reader, .ephemeral(FrameCodec.encode("badge", ["badge": .int(badge)])), userSeq: nil, wakes: wakes)
         }
         guard try await messaging.memberCount(conversationID) <= messaging.settings.liveReceiptMaxMembers else { return }
         let receipt = FrameCodec.encode("receipt", [
             "conversation_id": .string(conversationID), "user_id": .string(reader.rawValue), "read_seq": .int(Int(readSeq)),
         ])
         for member in try await messaging.memberIDs(conversationID) where member != reader && hub.isConnected(member) {
-            hub.deliver(to: member, .ephemeral(receipt), userSeq: nil)
+            hub.deliver(to: member, .ephemeral(receipt), userSeq: nil, wakes: wakes)
         }
     }
 }

@@ -64,6 +64,8 @@ final class Session: Sendable {
         if outcome == .overflowed { forceClose() }
     }
 
+    var eventLoop: any EventLoop { channel.eventLoop }
+
     /// Asks the channel handler to write what is queued (one hop to the event loop per burst).
     private func wakeWriter() {
         let connection = connection
@@ -110,7 +112,8 @@ final class Session: Sendable {
     ///
     /// Live frames are queued inside the phase lock, so frames reach the queue in the order their
     /// `user_seq` was admitted, whichever thread delivers them.
-    func deliver(_ frame: OutboundQueue.Frame, userSeq: Int64?) {
+    /// With `wakes`, the writer is woken by the caller once its batch is queued (see `WriterWakes`).
+    func deliver(_ frame: OutboundQueue.Frame, userSeq: Int64?, wakes: WriterWakes? = nil) {
         enum Decision { case queued(wake: Bool), drop, queueOverflow, resumeOverflow }
         let decision = phase.withLock { phase -> Decision in
             switch phase {
@@ -135,7 +138,8 @@ final class Session: Sendable {
         }
         switch decision {
         case .queued(let wake):
-            if wake { wakeWriter() }
+            guard wake else { break }
+            if let wakes { wakes.add(self) } else { wakeWriter() }
         case .drop:
             break
         case .queueOverflow:
