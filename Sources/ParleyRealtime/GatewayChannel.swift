@@ -40,6 +40,13 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            // Receive buffers start at 512 bytes instead of 2,048 and grow when reads fill them. A channel keeps
+            // its receive buffer for reuse, so on an idle WebSocket (whose frames are small) the default would be
+            // 2 KB of the connection's memory for nothing. Set before the first read, so the upgrade's own buffer
+            // is already the small one.
+            try channel.syncOptions?.setOption(
+                ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
+            )
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let admission = NIOLoopBoundBox<Gateway.Admission?>(nil, eventLoop: channel.eventLoop)
             let gateway = gateway

@@ -30,7 +30,8 @@ final class Session: Sendable {
     private let deviceName = Mutex<String?>(nil)
     private let watching = Mutex<Set<UserID>>([])
     private let typingBuckets = Mutex<[String: TokenBucket]>([:])
-    private let overflowFrame: String
+    /// The last frame of a connection that fell too far behind (one string for all sessions).
+    private static let overflowFrame = FrameCodec.encode("resync_required", ["reason": "slow_consumer"])
 
     init(id: String, user: UserID, roles: Set<Role>, queueCapacity: Int, channel: any Channel) {
         self.id = id
@@ -40,7 +41,6 @@ final class Session: Sendable {
         remoteIP = channel.remoteAddress?.ipAddress
         queue = OutboundQueue(capacity: queueCapacity)
         connection = .makeEmptyBox(valueType: GatewayConnection.self, eventLoop: channel.eventLoop)
-        overflowFrame = FrameCodec.encode("resync_required", ["reason": "slow_consumer"])
     }
 
     var device: String? {
@@ -59,7 +59,7 @@ final class Session: Sendable {
 
     /// Queues a frame outside the feed order and wakes the writer if it was idle.
     private func enqueue(_ frame: OutboundQueue.Frame) {
-        let (outcome, wake) = queue.enqueue(frame, overflowFrame: overflowFrame)
+        let (outcome, wake) = queue.enqueue(frame, overflowFrame: Self.overflowFrame)
         if wake { wakeWriter() }
         if outcome == .overflowed { forceClose() }
     }
@@ -97,7 +97,7 @@ final class Session: Sendable {
                     guard userSeq > last else { continue }
                     last = userSeq
                 }
-                let queued = queue.enqueue(entry.frame, overflowFrame: overflowFrame)
+                let queued = queue.enqueue(entry.frame, overflowFrame: Self.overflowFrame)
                 wake = wake || queued.wake
                 if queued.outcome == .overflowed { return (true, wake) }
             }
@@ -132,7 +132,7 @@ final class Session: Sendable {
                     guard userSeq > last else { return .drop }
                     phase = .live(lastUserSeq: userSeq)
                 }
-                let queued = queue.enqueue(frame, overflowFrame: overflowFrame)
+                let queued = queue.enqueue(frame, overflowFrame: Self.overflowFrame)
                 return queued.outcome == .overflowed ? .queueOverflow : .queued(wake: queued.wake)
             }
         }
