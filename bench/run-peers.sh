@@ -113,7 +113,7 @@ export_sources() {
     rm -rf "$dest" && mkdir -p "$dest"
     if [ "${PARLEY_SOURCE:-head}" = tree ]; then
         cp -a "$ROOT/Package.swift" "$ROOT/Sources" "$ROOT/Tests" "$dest/"
-        mkdir -p "$dest/bench" && cp -a "$ROOT/bench/analytics" "$ROOT/bench/filter" "$dest/bench/" 2>/dev/null
+        mkdir -p "$dest/bench" && cp -a "$ROOT/bench/analytics" "$ROOT/bench/filter" "$ROOT/bench/ingest" "$dest/bench/" 2>/dev/null
     else
         (cd "$ROOT" && git archive HEAD Package.swift Sources Tests bench) | tar -x -C "$dest" || return 1
     fi

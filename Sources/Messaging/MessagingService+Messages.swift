@@ -7,14 +7,70 @@ extension MessagingService {
     /// Stores a message and returns its receipt. A retry with the same `client_msg_id` from the same
     /// sender returns the original receipt (`duplicate: true`) and stores nothing.
     public func send(_ draft: MessageDraft, by actor: MessagingActor) async throws -> SendReceipt {
+        switch try await prepare(draft, by: actor) {
+        case .answered(let receipt): return receipt
+        case .ready(let draft): return try await store(draft, by: actor)
+        }
+    }
+
+    /// Sends several messages of one actor, in order, storing those that pass their checks in one
+    /// transaction: each outcome is exactly what `send` would have given for that draft alone (each is
+    /// stored under a savepoint of its own, so one refused draft changes nothing for the others), and the
+    /// ordering of their `seq`s is the order of `drafts`. The gateway uses it for a connection's pipelined
+    /// sends: one commit (and one write of the pages they share) instead of one per message.
+    public func sendAll(_ drafts: [MessageDraft], by actor: MessagingActor) async -> [Result<SendReceipt, any Error>] {
+        var outcomes = [Result<SendReceipt, any Error>?](repeating: nil, count: drafts.count)
+        var ready: [(index: Int, draft: MessageDraft)] = []
+        for (index, draft) in drafts.enumerated() {
+            do {
+                switch try await prepare(draft, by: actor) {
+                case .answered(let receipt): outcomes[index] = .success(receipt)
+                case .ready(let draft): ready.append((index, draft))
+                }
+            } catch {
+                outcomes[index] = .failure(error)
+            }
+        }
+        if ready.count == 1 {
+            outcomes[ready[0].index] = await Self.outcome { try await store(ready[0].draft, by: actor) }
+        } else if !ready.isEmpty {
+            let batch = ready.map(\.draft)
+            do {
+                let stored = try await database.transaction { sql in
+                    var stored: [Result<SendReceipt, any Error>] = []
+                    for draft in batch {
+                        stored.append(try await Self.withSavepoint(sql) { try await self.store(draft, by: actor, on: sql) })
+                    }
+                    return stored
+                }
+                for (entry, outcome) in zip(ready, stored) { outcomes[entry.index] = outcome }
+            } catch {
+                // The transaction itself failed (the database, not a draft): each draft then gets its own outcome.
+                for entry in ready { outcomes[entry.index] = await Self.outcome { try await store(entry.draft, by: actor) } }
+            }
+        }
+        return outcomes.map { $0 ?? .failure(ParleyError(.internal, code: "internal.error", message: "Something went wrong on our side.")) }
+    }
+
+    /// What is left to do for a draft once its checks outside the transaction are done.
+    enum PreparedSend {
+        /// A retry of a stored send: its original receipt.
+        case answered(SendReceipt)
+        /// Checked and reviewed: store it.
+        case ready(MessageDraft)
+    }
+
+    /// The checks of a send that run before its transaction: a retry's original receipt, membership, blocks,
+    /// and the content policy.
+    func prepare(_ draft: MessageDraft, by actor: MessagingActor) async throws -> PreparedSend {
         if draft.kind == .system, case .user = actor {
             throw ParleyError.invalidField("kind", "only the platform sends system messages")
         }
         // A retry of a stored send is answered without asking the content policy again.
         if let clientMsgID = draft.clientMsgID,
            let original = try await store.itemByClientMsgID(draft.conversationID, sender: actor.senderID, clientMsgID: clientMsgID, on: database.sql) {
-            return SendReceipt(conversationID: original.conversationID, clientMsgID: clientMsgID, messageID: original.id, seq: original.seq,
-                               createdAt: original.createdAt, duplicate: true)
+            return .answered(SendReceipt(conversationID: original.conversationID, clientMsgID: clientMsgID, messageID: original.id,
+                                         seq: original.seq, createdAt: original.createdAt, duplicate: true))
         }
         // Membership is checked before the policy runs, so a non-member learns nothing from it; the
         // transaction checks again, as the membership may change in between.
@@ -46,52 +102,75 @@ extension MessagingService {
             context["mentions"] = .array(draft.mentions.map { .string($0) })
             draft.body = try await reviewed(draft.body, kind: "message", messageKind: draft.kind, actor: actor, context: context)
         }
-        return try await store(draft, by: actor)
+        return .ready(draft)
+    }
+
+    static func outcome<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
+        do { return .success(try await body()) } catch { return .failure(error) }
+    }
+
+    /// Runs `body` under a savepoint: its writes are kept if it succeeds and undone if it throws, and its
+    /// error is returned rather than thrown, so the enclosing transaction goes on. Only a failure of the
+    /// savepoint statements themselves (the transaction is broken) is thrown.
+    static func withSavepoint<T>(_ sql: any SQLDatabase, _ body: () async throws -> T) async throws -> Result<T, any Error> {
+        try await sql.raw("SAVEPOINT parley_send").run()
+        do {
+            let value = try await body()
+            try await sql.raw("RELEASE SAVEPOINT parley_send").run()
+            return .success(value)
+        } catch {
+            try await sql.raw("ROLLBACK TO SAVEPOINT parley_send").run()
+            try await sql.raw("RELEASE SAVEPOINT parley_send").run()
+            return .failure(error)
+        }
     }
 
     /// The transactional half of a send: checks the rules again under the conversation's lock and appends.
     func store(_ draft: MessageDraft, by actor: MessagingActor) async throws -> SendReceipt {
+        try await database.transaction { sql in try await self.store(draft, by: actor, on: sql) }
+    }
+
+    /// `store` inside a transaction the caller holds.
+    func store(_ draft: MessageDraft, by actor: MessagingActor, on sql: any SQLDatabase) async throws -> SendReceipt {
         let now = clock.now()
-        return try await database.transaction { sql in
-            // Lock the conversation first: the duplicate check and the seq allocation then see one consistent state.
-            guard let conversation = try await store.conversation(draft.conversationID, on: sql, lock: true) else {
-                throw ParleyError.conversationNotFound(draft.conversationID)
-            }
-            if let clientMsgID = draft.clientMsgID,
-               let original = try await store.itemByClientMsgID(conversation.id, sender: actor.senderID, clientMsgID: clientMsgID, on: sql) {
-                return SendReceipt(conversationID: conversation.id, clientMsgID: clientMsgID, messageID: original.id, seq: original.seq,
-                                   createdAt: original.createdAt, duplicate: true)
-            }
-            guard conversation.dissolvedAt == nil else { throw ParleyError.dissolved }
-            var mentions = draft.mentions
-            if case .user(let user) = actor {
-                guard let (member, active) = try await store.member(conversation.id, user, on: sql), active else {
-                    throw ParleyError.notMember(conversation.id)
-                }
-                if let until = member.mutedUntil, until > now { throw ParleyError.memberMuted(until: Timestamp.format(until)) }
-                if conversation.type == .broadcast, member.role < .admin { throw ParleyError.broadcastAdminsOnly }
-                // `@all` is a group-wide alert: only owners and admins may raise it.
-                if mentions.contains("@all"), member.role < .admin, conversation.type != .direct {
-                    mentions.removeAll { $0 == "@all" }
-                }
-            }
-            if let replyTo = draft.replyTo {
-                guard let target = try await store.item(id: replyTo, on: sql), target.conversationID == conversation.id else {
-                    throw ParleyError.messageNotFound(replyTo)
-                }
-            }
-            let item = try await store.appendItem(
-                conversationID: conversation.id, kind: draft.kind, senderID: actor.senderID, clientMsgID: draft.clientMsgID,
-                body: draft.body, replyTo: draft.replyTo, mentions: mentions, forwardedFrom: draft.forwardedFrom,
-                eventType: "message.created", actor: actor.label, at: now, on: sql
-            )
-            if case .user(let user) = actor {
-                // Your own message is read by you.
-                _ = try await store.advanceRead(conversation.id, user, to: item.seq, on: sql)
-            }
-            return SendReceipt(conversationID: conversation.id, clientMsgID: draft.clientMsgID, messageID: item.id, seq: item.seq,
-                               createdAt: now, duplicate: false)
+        // Lock the conversation first: the duplicate check and the seq allocation then see one consistent state.
+        guard let conversation = try await store.conversation(draft.conversationID, on: sql, lock: true) else {
+            throw ParleyError.conversationNotFound(draft.conversationID)
         }
+        if let clientMsgID = draft.clientMsgID,
+           let original = try await store.itemByClientMsgID(conversation.id, sender: actor.senderID, clientMsgID: clientMsgID, on: sql) {
+            return SendReceipt(conversationID: conversation.id, clientMsgID: clientMsgID, messageID: original.id, seq: original.seq,
+                               createdAt: original.createdAt, duplicate: true)
+        }
+        guard conversation.dissolvedAt == nil else { throw ParleyError.dissolved }
+        var mentions = draft.mentions
+        if case .user(let user) = actor {
+            guard let (member, active) = try await store.member(conversation.id, user, on: sql), active else {
+                throw ParleyError.notMember(conversation.id)
+            }
+            if let until = member.mutedUntil, until > now { throw ParleyError.memberMuted(until: Timestamp.format(until)) }
+            if conversation.type == .broadcast, member.role < .admin { throw ParleyError.broadcastAdminsOnly }
+            // `@all` is a group-wide alert: only owners and admins may raise it.
+            if mentions.contains("@all"), member.role < .admin, conversation.type != .direct {
+                mentions.removeAll { $0 == "@all" }
+            }
+        }
+        if let replyTo = draft.replyTo {
+            guard let target = try await store.item(id: replyTo, on: sql), target.conversationID == conversation.id else {
+                throw ParleyError.messageNotFound(replyTo)
+            }
+        }
+        let item = try await store.appendItem(
+            conversationID: conversation.id, kind: draft.kind, senderID: actor.senderID, clientMsgID: draft.clientMsgID,
+            body: draft.body, replyTo: draft.replyTo, mentions: mentions, forwardedFrom: draft.forwardedFrom,
+            eventType: "message.created", actor: actor.label, at: now, on: sql
+        )
+        if case .user(let user) = actor {
+            // Your own message is read by you.
+            _ = try await store.advanceRead(conversation.id, user, to: item.seq, on: sql)
+        }
+        return SendReceipt(conversationID: conversation.id, clientMsgID: draft.clientMsgID, messageID: item.id, seq: item.seq,
+                           createdAt: now, duplicate: false)
     }
 
     /// Stores a message a moderator approved after the content policy held it (no second review).

@@ -141,8 +141,8 @@ final class GatewayConnection: ChannelDuplexHandler, RemovableChannelHandler {
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         Task {
-            while let text = inbox.next() {
-                await sessionHandler.handle(text)
+            while let texts = inbox.nextBatch() {
+                await sessionHandler.handle(texts)
                 if inbox.takeReadResumption() {
                     eventLoop.execute { loopBound.value.resumeReading() }
                 }
@@ -269,7 +269,6 @@ final class GatewayConnection: ChannelDuplexHandler, RemovableChannelHandler {
 final class FrameInbox: Sendable {
     private struct State {
         var frames: [String] = []
-        var head = 0
         var running = false
         var stopped = false
         /// The handler held back a socket read because the inbox was full.
@@ -294,29 +293,24 @@ final class FrameInbox: Sendable {
         }
     }
 
-    /// The next frame, or nil when there is none (the task then ends; the next `push` starts another).
-    func next() -> String? {
+    /// Every frame waiting, in order, or nil when there is none (the task then ends; the next `push`
+    /// starts another). Taking them together lets consecutive sends be stored in one transaction.
+    func nextBatch() -> [String]? {
         state.withLock { state in
-            guard !state.stopped, state.head < state.frames.count else {
+            guard !state.stopped, !state.frames.isEmpty else {
                 state.running = false
-                state.frames.removeAll()
-                state.head = 0
+                state.frames = []
                 return nil
             }
-            let text = state.frames[state.head]
-            state.head += 1
-            if state.head == state.frames.count {
-                state.frames.removeAll(keepingCapacity: true)
-                state.head = 0
-            }
-            return text
+            defer { state.frames.removeAll(keepingCapacity: true) }
+            return state.frames
         }
     }
 
     /// Whether a socket read should wait (the inbox is full); if so, remembers that one is waiting.
     func holdRead() -> Bool {
         state.withLock { state in
-            guard state.frames.count - state.head >= capacity else { return false }
+            guard state.frames.count >= capacity else { return false }
             state.readHeld = true
             return true
         }
@@ -325,7 +319,7 @@ final class FrameInbox: Sendable {
     /// True once, when a held read may go ahead (the inbox has drained to half).
     func takeReadResumption() -> Bool {
         state.withLock { state in
-            guard state.readHeld, (state.frames.count - state.head) * 2 <= capacity else { return false }
+            guard state.readHeld, state.frames.count * 2 <= capacity else { return false }
             state.readHeld = false
             return true
         }
@@ -335,8 +329,7 @@ final class FrameInbox: Sendable {
     func stop() {
         state.withLock { state in
             state.stopped = true
-            state.frames.removeAll()
-            state.head = 0
+            state.frames = []
         }
     }
 }

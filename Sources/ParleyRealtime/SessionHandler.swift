@@ -26,21 +26,61 @@ final class SessionHandler: Sendable {
     var messaging: MessagingService { gateway.messaging }
     var user: UserID { session.user }
 
-    func handle(_ text: String) async {
-        var requestID: Int?
-        do {
-            let frame = try FrameCodec.decode(text)
-            requestID = frame.id
-            if let wait = inboundBucket.withLock({ $0.take(now: gateway.clock.now().timeIntervalSince1970) }) {
-                throw ParleyError(.rateLimited, code: "gateway.rate_limited", message: "Too many frames; slow down.",
-                                  retryAfter: max(1, Int(wait.rounded(.up))))
+    /// Handles frames received together, in order. Consecutive `send` frames are stored in one transaction
+    /// (`MessagingService.sendAll`); every frame still gets its own reply, in the order the frames came.
+    func handle(_ texts: [String]) async {
+        var sends: [(frame: FrameCodec.ClientFrame, draft: MessageDraft)] = []
+        for text in texts {
+            var requestID: Int?
+            do {
+                let frame = try FrameCodec.decode(text)
+                requestID = frame.id
+                try takeInboundToken()
+                if frame.type == "send", saidHello {
+                    sends.append((frame, try await prepareSend(frame)))
+                    continue
+                }
+                await storeSends(&sends)
+                try await dispatch(frame)
+            } catch {
+                // Replies keep the frames' order: the sends before this frame are answered first.
+                await storeSends(&sends)
+                reply(error, to: requestID)
             }
-            try await dispatch(frame)
-        } catch let error as ParleyError {
+        }
+        await storeSends(&sends)
+    }
+
+    private func takeInboundToken() throws(ParleyError) {
+        if let wait = inboundBucket.withLock({ $0.take(now: gateway.clock.now().timeIntervalSince1970) }) {
+            throw ParleyError(.rateLimited, code: "gateway.rate_limited", message: "Too many frames; slow down.",
+                              retryAfter: max(1, Int(wait.rounded(.up))))
+        }
+    }
+
+    private func reply(_ error: any Error, to requestID: Int?) {
+        if let error = error as? ParleyError {
             session.reply(FrameCodec.error(id: requestID, error))
-        } catch {
+        } else {
             logger.error("gateway frame failed", metadata: ["error": "\(String(reflecting: error))", "user": "\(user.rawValue)"])
             session.reply(FrameCodec.error(id: requestID, ParleyError(.internal, code: "internal.error", message: "Something went wrong on our side.")))
+        }
+    }
+
+    /// Stores the pending sends (one transaction for all of them) and acknowledges each, in order.
+    private func storeSends(_ sends: inout [(frame: FrameCodec.ClientFrame, draft: MessageDraft)]) async {
+        guard !sends.isEmpty else { return }
+        let pending = sends
+        sends.removeAll()
+        let outcomes = await messaging.sendAll(pending.map(\.draft), by: .user(user))
+        for (send, outcome) in zip(pending, outcomes) {
+            switch outcome {
+            case .success(let receipt):
+                guard case .object(let fields) = MessagingWire.receipt(receipt) else { continue }
+                ack(send.frame, fields)
+            case .failure(let error):
+                reply(error, to: send.frame.id)
+            }
         }
     }
 
@@ -167,6 +207,13 @@ final class SessionHandler: Sendable {
     // MARK: Messages
 
     func send(_ frame: FrameCodec.ClientFrame) async throws {
+        let receipt = try await messaging.send(try await prepareSend(frame), by: .user(user))
+        guard case .object(let fields) = MessagingWire.receipt(receipt) else { return }
+        ack(frame, fields)
+    }
+
+    /// Validates a `send` frame, applies the send rate limit, and returns its draft.
+    func prepareSend(_ frame: FrameCodec.ClientFrame) async throws -> MessageDraft {
         try frame.only(["conversation_id", "client_msg_id", "kind", "body", "reply_to", "mentions", "forwarded_from"])
         let kindName = try frame.optionalString("kind") ?? "text"
         guard let kind = ItemKind(rawValue: kindName) else { throw ParleyError.invalidField("kind", "unknown kind '\(kindName)'") }
@@ -175,14 +222,11 @@ final class SessionHandler: Sendable {
         try await gateway.limiter.check(.sendMessage, keys: RateLimitKeys(
             user: user, roles: session.roles, ip: session.remoteIP, device: session.device, conversation: conversationID
         ))
-        let draft = try MessageDraft(
+        return try MessageDraft(
             conversationID: conversationID, clientMsgID: try frame.optionalString("client_msg_id"), kind: kind,
             body: body, replyTo: try frame.optionalString("reply_to"), mentions: try frame.stringArray("mentions"),
             forwardedFrom: try frame.optionalString("forwarded_from")
         )
-        let receipt = try await messaging.send(draft, by: .user(user))
-        guard case .object(let fields) = MessagingWire.receipt(receipt) else { return }
-        ack(frame, fields)
     }
 
     func edit(_ frame: FrameCodec.ClientFrame) async throws {

@@ -96,6 +96,39 @@ import Testing
         }
     }
 
+    /// Pipelined sends are stored together (one transaction per run of sends), but every frame still gets its own
+    /// reply, in the order the frames were sent, and refused ones in the middle store nothing.
+    @Test(arguments: TestDatabases.engines)
+    func pipelinedSendsAreAnsweredInOrderWithRefusalsInPlace(engine: DatabaseEngine) async throws {
+        try await LiveServer.run(engine, floodDetection: false) { server, _ in
+            let conversation = try await direct(server, "alice", "bob")
+            let elsewhere = try await direct(server, "bob", "carol")
+            let (alice, _) = try await hello(server, "alice", device: "phone")
+            try alice.send(sendFrame(conversation, "p1", "one", id: 10))
+            try alice.send(sendFrame(elsewhere, "p2", "not mine", id: 11))
+            alice.sendRaw(#"{"type":"send","id":12,"#)
+            try alice.send(sendFrame(conversation, "p4", "two", id: 13))
+            try alice.send(["type": "send", "id": 14, "conversation_id": .string(conversation), "body": ["text": "no kind"], "kind": "bogus"])
+            try alice.send(sendFrame(conversation, "p6", "three", id: 15))
+            var replies: [JSONValue] = []
+            while replies.count < 6 {
+                guard let frame = try await alice.next() else { break }
+                if frame["type"] == "ack" || frame["type"] == "error" { replies.append(frame) }
+            }
+            #expect(replies.map { $0["type"]?.stringValue ?? "?" } == ["ack", "error", "error", "ack", "error", "ack"])
+            #expect(replies.map { $0["id"]?.intValue } == [10, 11, nil, 13, 14, 15])
+            #expect(replies[1]["code"] == "messaging.not_member")
+            #expect(replies[2]["code"] == "gateway.malformed_frame")
+            #expect(replies[4]["code"] == "request.invalid_field")
+            let seqs = [replies[0], replies[3], replies[5]].compactMap { $0["seq"]?.intValue }
+            #expect(seqs.count == 3 && seqs == [seqs[0], seqs[0] + 1, seqs[0] + 2])
+            let history = try await server.services.messaging.history(conversation, for: .platform(label: "test"), afterSeq: 0,
+                                                                      beforeSeq: nil, limit: 50)
+            #expect(history.items.filter { $0.kind == .text }.map { $0.body["text"]?.stringValue } == ["one", "two", "three"])
+            alice.close()
+        }
+    }
+
     @Test(arguments: TestDatabases.engines)
     func resumingAfterMissingFiftyMessagesDeliversExactlyThoseFiftyInOrder(engine: DatabaseEngine) async throws {
         try await LiveServer.run(engine, floodDetection: false) { server, _ in
