@@ -19,6 +19,8 @@ struct IngestCase: Sendable {
         var rawBefore: PassResult
         var rawBatched: PassResult
         var send: PassResult
+        /// Sends handed to `sendAll` `batch` at a time (a connection's pipelined sends), against `rawBatched`.
+        var pipelined: PassResult
         var rawAfter: PassResult
         var consume: PassResult
         /// The second send pass, with the analytics consumer running beside it.
@@ -36,6 +38,8 @@ struct IngestCase: Sendable {
         /// shared machine, and their ratio is the rate ratio the engine would reach if CPU were the only limit.
         var rawCPUPerOp: Double { (rawBefore.totalCPUPerOp + rawAfter.totalCPUPerOp) / 2 }
         var cpuRatio: Double { send.totalCPUPerOp > 0 ? rawCPUPerOp / send.totalCPUPerOp : 0 }
+        /// Pipelined sends against raw rows inserted as many per transaction.
+        var pipelinedRatio: Double { rawBatched.rate > 0 ? pipelined.rate / rawBatched.rate : 0 }
     }
 
     func run(on database: Database) async throws -> Result {
@@ -60,6 +64,8 @@ struct IngestCase: Sendable {
             let lines = try await PostgresTableStats.read(database).perMessage(since: statsBefore, messages: send.count)
             FileHandle.standardError.write(Data(lines.map { "  postgres c=\(concurrency) send pass, \($0)\n" }.joined().utf8))
         }
+        let pipelined = try await sends.run(total: options.messages, label: "p", measuresServer: measuresServer, pipeline: options.batch)
+        report(pipelined)
         let rawAfter = try await raw.run(total: options.messages, concurrency: concurrency, perTransaction: 1,
                                          measuresServer: measuresServer)
         report(rawAfter)
@@ -68,7 +74,7 @@ struct IngestCase: Sendable {
         report(consume)
 
         var result = Result(engine: engine, concurrency: concurrency, rawBefore: rawBefore, rawBatched: rawBatched, send: send,
-                            rawAfter: rawAfter, consume: consume, problems: [])
+                            pipelined: pipelined, rawAfter: rawAfter, consume: consume, problems: [])
         if options.concurrentConsumer {
             let (withConsumer, maxLag, lagAtEnd) = try await analytics.whileConsuming {
                 var pass = try await sends.run(total: options.messages, label: "b", measuresServer: measuresServer)
@@ -90,11 +96,12 @@ struct IngestCase: Sendable {
     /// Checks that what was acknowledged is what is stored, logged and counted.
     private func check(_ result: Result, services: ParleyServices, analytics: AnalyticsIngest) async throws -> [String] {
         var problems: [String] = []
-        for pass in [result.rawBefore, result.rawBatched, result.send, result.rawAfter] + [result.sendWithConsumer].compactMap({ $0 })
+        for pass in [result.rawBefore, result.rawBatched, result.send, result.pipelined, result.rawAfter]
+            + [result.sendWithConsumer].compactMap({ $0 })
         where pass.failures > 0 {
             problems.append("\(pass.kind): \(pass.failures) failed, first: \(pass.firstError ?? "?")")
         }
-        let sent = result.send.count + (result.sendWithConsumer?.count ?? 0)
+        let sent = result.send.count + result.pipelined.count + (result.sendWithConsumer?.count ?? 0)
         let stored = try await count("SELECT COUNT(*) AS n FROM messaging_items WHERE kind = 'text'", on: services.database)
         let logged = try await count("SELECT COUNT(*) AS n FROM events_log WHERE type = 'message.created'", on: services.database)
         let counted = try await analytics.countedMessages()

@@ -39,6 +39,7 @@ enum Report {
             "raw_batched_rows_per_s": rounded(result.rawBatched.rate, 1), "ratio": rounded(result.ratio, 4), "goal": .double(goal),
             "send_cpu_us_per_msg": rounded(result.send.totalCPUPerOp, 1), "raw_cpu_us_per_row": rounded(result.rawCPUPerOp, 1),
             "cpu_ratio": rounded(result.cpuRatio, 4),
+            "parley_pipelined_msgs_per_s": rounded(result.pipelined.rate, 1), "pipelined_ratio_to_batched_raw": rounded(result.pipelinedRatio, 4),
             "met": .bool(result.ratio >= goal),
             "analytics_events_per_s": rounded(result.consume.rate, 1),
             "analytics_keeps_up": .bool(result.consume.rate >= result.send.rate),
@@ -62,8 +63,8 @@ enum Report {
 
             | engine | senders | Parley msg/s | raw rows/s | ratio | met | batched rows/s | send p50 / p99 ms | \
             CPU µs per send (process + server) | CPU µs per raw row | CPU ratio | analytics events/s | keeps up | \
-            msg/s with consumer | max lag |
-            |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+            msg/s with consumer | max lag | pipelined msg/s (\(options.batch) per sendAll) | pipelined / batched raw |
+            |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
             """)
         for result in results {
             let send = result.send
@@ -77,7 +78,7 @@ enum Report {
                 + "\(result.ratio >= goal ? "yes" : "**no**") | \(format(result.rawBatched.rate, 0)) | \(latency) | \(cpu) | "
                 + "\(format(result.rawCPUPerOp, 0)) | \(format(result.cpuRatio, 3)) | "
                 + "\(format(result.consume.rate, 0)) | \(result.consume.rate >= send.rate ? "yes" : "**no**") | \(withConsumer) | "
-                + "\(result.maxLag.map(String.init) ?? "-") |")
+                + "\(result.maxLag.map(String.init) ?? "-") | \(format(result.pipelined.rate, 0)) | \(format(result.pipelinedRatio, 3)) |")
         }
         let problems = results.flatMap { result in result.problems.map { "\(result.engine.rawValue) c=\(result.concurrency): \($0)" } }
         print(problems.isEmpty ? "\nChecks: every acknowledged send is stored, logged and counted by analytics."

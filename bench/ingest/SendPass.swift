@@ -35,18 +35,24 @@ struct SendPass: Sendable {
 
     /// Sends `total` messages, split evenly over the pairs, each pair's messages one after another.
     /// `label` keeps client message ids unique across passes.
-    func run(total: Int, label: String, measuresServer: Bool) async throws -> PassResult {
+    ///
+    /// With `pipeline` above 1, each sender hands its messages to `MessagingService.sendAll` that many at a time, as the
+    /// gateway does with a connection's pipelined sends (one transaction for them); each message's latency is its batch's.
+    func run(total: Int, label: String, measuresServer: Bool, pipeline: Int = 1) async throws -> PassResult {
         let shares = Self.split(total, into: pairs.count)
         let meter = Meter(measuresServer: measuresServer)
         let outcomes = try await withThrowingTaskGroup(of: WriterOutcome.self) { group in
             for (index, pair) in pairs.enumerated() {
-                group.addTask { try await send(shares[index], in: pair, label: "\(label)-\(index)") }
+                group.addTask {
+                    pipeline > 1 ? try await sendPipelined(shares[index], in: pair, label: "\(label)-\(index)", batch: pipeline)
+                        : try await send(shares[index], in: pair, label: "\(label)-\(index)")
+                }
             }
             var all: [WriterOutcome] = []
             for try await outcome in group { all.append(outcome) }
             return all
         }
-        return meter.finish(kind: "parley_send", count: outcomes.reduce(0) { $0 + $1.done },
+        return meter.finish(kind: pipeline > 1 ? "parley_send_pipelined" : "parley_send", count: outcomes.reduce(0) { $0 + $1.done },
                             failures: outcomes.reduce(0) { $0 + $1.failures }, firstError: outcomes.compactMap(\.firstError).first,
                             latencies: outcomes.flatMap(\.latencies))
     }
@@ -67,6 +73,36 @@ struct SendPass: Sendable {
             } catch {
                 outcome.failures += 1
                 if outcome.firstError == nil { outcome.firstError = String(describing: error) }
+            }
+        }
+        return outcome
+    }
+
+    private func sendPipelined(_ count: Int, in pair: Pair, label: String, batch: Int) async throws -> WriterOutcome {
+        var outcome = WriterOutcome()
+        outcome.latencies.reserveCapacity(count)
+        for first in stride(from: 0, to: count, by: batch) {
+            // Members take turns per batch: a batch is one connection's pipelined sends.
+            let sender = (first / batch) % 2 == 0 ? pair.members.0 : pair.members.1
+            let drafts = try (first..<min(first + batch, count)).map { number in
+                try MessageDraft(conversationID: pair.conversationID, clientMsgID: "\(label)-\(number)", kind: .text,
+                                 body: .object(["text": .string(Self.text(seq: number, sender: sender.rawValue))]))
+            }
+            let start = ContinuousClock.now
+            let outcomes = await services.messaging.sendAll(drafts, by: .user(sender))
+            let latency = Meter.seconds(since: start)
+            for result in outcomes {
+                switch result {
+                case .success(let receipt) where !receipt.duplicate:
+                    outcome.done += 1
+                    outcome.latencies.append(latency)
+                case .success:
+                    outcome.failures += 1
+                    if outcome.firstError == nil { outcome.firstError = "a pipelined send was answered as a duplicate" }
+                case .failure(let error):
+                    outcome.failures += 1
+                    if outcome.firstError == nil { outcome.firstError = String(describing: error) }
+                }
             }
         }
         return outcome
