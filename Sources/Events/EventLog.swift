@@ -18,7 +18,6 @@ public struct EventLog: EventOutbox {
 
     let database: Database
     let ids: any IDGenerator
-    private let decoded = DecodedEventCache()
 
     public init(database: Database, ids: any IDGenerator) {
         self.database = database
@@ -89,23 +88,7 @@ public struct EventLog: EventOutbox {
                 SELECT * FROM events_log WHERE position > \(bind: position) ORDER BY position LIMIT \(bind: limit)
                 """).all()
         }
-        return try decodeCached(rows)
-    }
-
-    /// Decodes rows of `events_log`, reusing what another reader already decoded.
-    private func decodeCached(_ rows: [any SQLRow]) throws -> [EventEnvelope] {
-        let keys = try rows.map { row in
-            (position: try row.decode(column: "position", as: Int64.self), id: try row.decode(column: "id", as: String.self))
-        }
-        var events = decoded.lookup(keys)
-        var fresh: [EventEnvelope] = []
-        for index in events.indices where events[index] == nil {
-            let event = try Self.decode(rows[index])
-            events[index] = event
-            fresh.append(event)
-        }
-        decoded.store(fresh)
-        return events.map { $0! }
+        return try rows.map(Self.decode)
     }
 
     /// The position of the newest event, 0 when the log is empty.
