@@ -26,6 +26,8 @@ final class SessionHandler: Sendable {
     var messaging: MessagingService { gateway.messaging }
     var user: UserID { session.user }
 
+    static let sendsPerTransaction = 64
+
     /// Handles frames received together, in order. Consecutive `send` frames are stored in one transaction
     /// (`MessagingService.sendAll`); every frame still gets its own reply, in the order the frames came.
     func handle(_ texts: [String]) async {
@@ -38,6 +40,8 @@ final class SessionHandler: Sendable {
                 try takeInboundToken()
                 if frame.type == "send", saidHello {
                     sends.append((frame, try await prepareSend(frame)))
+                    // One transaction holds SQLite's writer: a long run of sends is stored in several.
+                    if sends.count >= Self.sendsPerTransaction { await storeSends(&sends) }
                     continue
                 }
                 await storeSends(&sends)

@@ -77,7 +77,7 @@ final class WebhookReceiver: Sendable {
             let deadline = ContinuousClock.now + .seconds(60)
             while receiver.all.count < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
             kill(server.process.processIdentifier, SIGKILL)
-            server.process.waitUntilExit()
+            await offCooperativePool { server.process.waitUntilExit() }
             let deliveredBeforeCrash = receiver.eventIDs.count
             #expect(deliveredBeforeCrash < total, "the kill must land mid-work for this test to mean anything")
 
@@ -94,7 +94,7 @@ final class WebhookReceiver: Sendable {
             while !expected.isSubset(of: receiver.eventIDs), ContinuousClock.now < finish { try await Task.sleep(for: .milliseconds(50)) }
             #expect(expected.isSubset(of: receiver.eventIDs), "every committed event was delivered after the restart")
             restarted.process.interrupt()
-            restarted.process.waitUntilExit()
+            await offCooperativePool { restarted.process.waitUntilExit() }
             #expect(restarted.process.terminationStatus == 0)
         }
     }

@@ -18,8 +18,10 @@ import Glibc
             let token = try await server.token("bob")
             let alice = try UserID(validating: "alice"), bob = try UserID(validating: "bob")
             let conversation = try await server.services.messaging.openDirect(by: .user(alice), user: alice, with: bob).0.id
-            let socket = try RawWebSocket(port: server.port, token: token)
-            try socket.sendText(#"{"type":"hello","id":1}"#)
+            // The raw socket blocks, so it runs off Swift's cooperative threads: blocking two of them (as many as
+            // there are cores here) would stall the server it is waiting for, and the whole suite with it.
+            let socket = try await offCooperativePool { try RawWebSocket(port: server.port, token: token) }
+            try await offCooperativePool { try socket.sendText(#"{"type":"hello","id":1}"#) }
             // Wait until the gateway has the connection, then flood it while the client reads nothing.
             try await eventually { server.live.connectionCount == 1 }
             let big = String(repeating: "x", count: 7900)
@@ -38,7 +40,7 @@ import Glibc
             #expect(server.live.deepestOutboundQueue <= 16)
             #expect(sent < 3000, "the server cut the slow connection off before the flood ended")
             // The socket was closed by the server: reading drains what was in flight, then ends.
-            #expect(socket.drainUntilClosed())
+            #expect(await offCooperativePool { socket.drainUntilClosed() })
             socket.close()
         }
     }
@@ -63,6 +65,9 @@ final class RawWebSocket: @unchecked Sendable {
         guard descriptor >= 0 else { throw TestDatabaseError("socket() failed") }
         var small: Int32 = 4096
         setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        // No read may wait for ever: a server that never answers fails the test instead of hanging the suite.
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

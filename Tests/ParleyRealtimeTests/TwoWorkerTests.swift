@@ -35,7 +35,9 @@ struct TwoWorkerTests {
                 while !expected.isSubset(of: receiver.eventIDs), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
                 for worker in workers {
                     worker.interrupt()
-                    worker.waitUntilExit()
+                    // The worker may still be delivering to this process's receiver while it stops: wait off the
+                    // cooperative threads, which the receiver needs to answer.
+                    await offCooperativePool { worker.waitUntilExit() }
                     #expect(worker.terminationStatus == 0)
                 }
                 let received = receiver.all
