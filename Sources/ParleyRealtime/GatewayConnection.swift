@@ -57,8 +57,7 @@ final class GatewayConnection: ChannelDuplexHandler, RemovableChannelHandler {
         keepAlive = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             loopBound.value.keepAliveTick()
         }
-        // Frames may already be queued (a refusal, or frames delivered before this handler was added).
-        writeQueued()
+        // Nothing can be queued yet (the session reaches the hub only at hello); no write is needed here.
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
