@@ -41,7 +41,7 @@ import Testing
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try process.runTakingTurns()
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             guard process.terminationStatus == 0 else { throw TestDatabaseError("parley \(arguments) exited \(process.terminationStatus)") }
@@ -88,7 +88,7 @@ import Testing
                 }
             }
         }
-        try process.run()
+        try process.runTakingTurns()
         let port = try await withThrowingTaskGroup(of: Int.self) { group in
             group.addTask {
                 var iterator = portStream.stream.makeAsyncIterator()

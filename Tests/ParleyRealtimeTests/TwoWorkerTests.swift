@@ -58,7 +58,7 @@ struct TwoWorkerTests {
         process.environment = environment
         process.standardError = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        try process.runTakingTurns()
         return process
     }
 }

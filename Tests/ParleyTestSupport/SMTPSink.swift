@@ -102,7 +102,7 @@ public final class SMTPSink: @unchecked Sendable {
         process.standardInput = stdin
         process.standardError = try FileHandle(forWritingTo: logURL)
         do {
-            try process.run()
+            try process.runTakingTurns()
         } catch {
             throw SMTPSinkError(Self.missingPythonAdvice("could not run \(Self.python): \(error)"))
         }
@@ -254,7 +254,7 @@ public struct TestTLSMaterial: Sendable {
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        try process.runTakingTurns()
         let output = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
@@ -271,7 +271,7 @@ public func unusedLoopbackPort() throws -> Int {
                          "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()"]
     let output = Pipe()
     process.standardOutput = output
-    try process.run()
+    try process.runTakingTurns()
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard let port = Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
