@@ -69,17 +69,16 @@ public struct Gateway: Sendable {
                 } catch let error as ParleyError {
                     return .refused(error)
                 } catch {
-                    return .refused(ParleyError(.unavailable, code: "gateway.unavailable", message: "Try again shortly.", retryAfter: 1))
+                    return .refused(.gatewayUnavailable)
                 }
             }
             group.addTask {
                 try? await Task.sleep(for: .seconds(settings.admissionTimeoutSeconds))
-                return Task.isCancelled ? nil : .refused(ParleyError(.unavailable, code: "gateway.unavailable",
-                                                                     message: "The server is busy; try again shortly.", retryAfter: 1))
+                return Task.isCancelled ? nil : .refused(.gatewayUnavailable)
             }
             let first = await group.next() ?? nil
             group.cancelAll()
-            return first ?? .refused(ParleyError(.unavailable, code: "gateway.unavailable", message: "Try again shortly.", retryAfter: 1))
+            return first ?? .refused(.gatewayUnavailable)
         }
     }
 
@@ -92,3 +91,9 @@ public struct Gateway: Sendable {
     }
 }
 
+
+extension ParleyError {
+    /// The server could not check a connection's credentials in time (or at all): come back shortly.
+    static let gatewayUnavailable = ParleyError(.unavailable, code: "gateway.unavailable",
+                                                message: "The server is busy; try again shortly.", retryAfter: 1)
+}

@@ -148,14 +148,11 @@ final class RefusedConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        var text = context.channel.allocator.buffer(capacity: 256)
-        text.writeString(FrameCodec.error(id: nil, error))
-        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: text)), promise: nil)
+        let allocator = context.channel.allocator
+        context.write(wrapOutboundOut(.text(FrameCodec.error(id: nil, error), allocator: allocator)), promise: nil)
         let status = ErrorMiddleware.status(for: error.kind).code
-        var close = context.channel.allocator.buffer(capacity: 128)
-        close.write(webSocketErrorCode: .init(codeNumber: 4000 + status))
-        close.writeString(String(error.code.prefix(100)))
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: close)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.close(.init(codeNumber: 4000 + status), reason: String(error.code.prefix(100)),
+                                                     allocator: allocator)), promise: nil)
         // The client answers with its own close frame; one that does not is closed anyway.
         deadline = context.eventLoop.scheduleTask(in: .seconds(5)) { [channel = context.channel] in channel.close(promise: nil) }
     }

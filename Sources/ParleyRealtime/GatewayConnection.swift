@@ -27,9 +27,6 @@ final class GatewayConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var closeSent = false
     private var writing = false
     private var writeAgain = false
-    /// A `read` held back because the inbox is full: the socket is not read until the inbox drains,
-    /// so a client that pipelines faster than its frames are handled is slowed by TCP, not buffered.
-    private var readHeld = false
     private var awaitingPong = false
     private var keepAlive: RepeatedTask?
     private var helloDeadline: Scheduled<Void>?
@@ -122,9 +119,7 @@ final class GatewayConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 var data = frame.unmaskedData
                 let code = data.readWebSocketErrorCode() ?? .normalClosure
                 closeSent = true
-                var reply = context.channel.allocator.buffer(capacity: 2)
-                reply.write(webSocketErrorCode: code)
-                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
+                context.writeAndFlush(wrapOutboundOut(.close(code, reason: nil, allocator: context.channel.allocator)))
                     .whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
             }
         default:
@@ -133,7 +128,7 @@ final class GatewayConnection: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Starts a task that handles the inbox's frames one by one and ends when it is empty.
+    /// Starts a task that handles the inbox's frames, in order, and ends when it is empty.
     private func startHandling(context: ChannelHandlerContext) {
         let inbox = inbox
         let sessionHandler = sessionHandler
@@ -149,18 +144,15 @@ final class GatewayConnection: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// A read is held back while the inbox is full: the socket is not read until the inbox drains, so a
+    /// client that pipelines faster than its frames are handled is slowed by TCP, not buffered. The inbox
+    /// remembers the held read and says when it may go ahead (`takeReadResumption`).
     func read(context: ChannelHandlerContext) {
-        if inbox.holdRead() {
-            readHeld = true
-        } else {
-            context.read()
-        }
+        if !inbox.holdRead() { context.read() }
     }
 
     private func resumeReading() {
-        guard readHeld, let context else { return }
-        readHeld = false
-        context.read()
+        context?.read()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -196,9 +188,7 @@ final class GatewayConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 switch session.queue.take(limit: 64) {
                 case .frames(let texts):
                     for text in texts {
-                        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
-                        buffer.writeString(text)
-                        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
+                        context.write(wrapOutboundOut(.text(text, allocator: context.channel.allocator)), promise: nil)
                     }
                     wrote = true
                 case .idle:
@@ -229,10 +219,7 @@ final class GatewayConnection: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context, !closeSent else { return }
         closeSent = true
         inbox.stop()
-        var data = context.channel.allocator.buffer(capacity: 2 + (reason?.utf8.count ?? 0))
-        data.write(webSocketErrorCode: code)
-        if let reason { data.writeString(reason) }
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.close(code, reason: reason, allocator: context.channel.allocator)), promise: nil)
         closeDeadline = context.eventLoop.scheduleTask(in: .seconds(5)) { [channel = context.channel] in
             channel.close(promise: nil)
         }
@@ -263,8 +250,8 @@ final class GatewayConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
 /// Text frames received on one connection and not yet handled, and whether a task is handling them.
 ///
-/// Frames are handled one at a time, in arrival order, so a client's pipelined sends are stored in the
-/// order it sent them. The task exists only while there are frames.
+/// Frames are handled in arrival order (whatever is waiting is taken together), so a client's pipelined
+/// sends are stored in the order it sent them. The task exists only while there are frames.
 final class FrameInbox: Sendable {
     private struct State {
         var frames: [String] = []
@@ -330,5 +317,22 @@ final class FrameInbox: Sendable {
             state.stopped = true
             state.frames = []
         }
+    }
+}
+
+extension WebSocketFrame {
+    /// A text frame carrying `text`.
+    static func text(_ text: String, allocator: ByteBufferAllocator) -> WebSocketFrame {
+        var data = allocator.buffer(capacity: text.utf8.count)
+        data.writeString(text)
+        return WebSocketFrame(fin: true, opcode: .text, data: data)
+    }
+
+    /// A close frame with its status code and, optionally, a reason.
+    static func close(_ code: WebSocketErrorCode, reason: String?, allocator: ByteBufferAllocator) -> WebSocketFrame {
+        var data = allocator.buffer(capacity: 2 + (reason?.utf8.count ?? 0))
+        data.write(webSocketErrorCode: code)
+        if let reason { data.writeString(reason) }
+        return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
     }
 }

@@ -5,8 +5,8 @@ import ParleyCore
 import ParleyHTTP
 import Synchronization
 
-/// Handles the frames of one connection, in order: one frame is fully handled (and its reply queued)
-/// before the next is read, so a client's pipelined sends are stored in the order it sent them.
+/// Handles the frames of one connection, in order: replies are queued in the order the frames came, and
+/// a client's pipelined sends are stored in the order it sent them.
 final class SessionHandler: Sendable {
     let gateway: Gateway
     let session: Session
@@ -100,8 +100,8 @@ final class SessionHandler: Sendable {
         guard saidHello else {
             throw ParleyError(.badRequest, code: "gateway.hello_required", message: "Send hello before anything else.")
         }
+        // `send` never gets here after hello: `handle` stores runs of sends together.
         switch frame.type {
-        case "send": try await send(frame)
         case "edit": try await edit(frame)
         case "recall": try await recall(frame)
         case "react": try await react(frame)
@@ -209,12 +209,6 @@ final class SessionHandler: Sendable {
     }
 
     // MARK: Messages
-
-    func send(_ frame: FrameCodec.ClientFrame) async throws {
-        let receipt = try await messaging.send(try await prepareSend(frame), by: .user(user))
-        guard case .object(let fields) = MessagingWire.receipt(receipt) else { return }
-        ack(frame, fields)
-    }
 
     /// Validates a `send` frame, applies the send rate limit, and returns its draft.
     func prepareSend(_ frame: FrameCodec.ClientFrame) async throws -> MessageDraft {

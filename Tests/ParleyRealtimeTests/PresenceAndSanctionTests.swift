@@ -11,16 +11,8 @@ import Testing
 /// Who is online across nodes (what automatic pushes ask), and a suspended user's live connections.
 @Suite struct PresenceAndSanctionTests {
     let gateway = GatewayTests()
-
-    /// Polls until `condition` holds (the beacon publishes about once a second); fails after `seconds`.
-    func eventually(within seconds: Double = 15, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return false
-    }
+    /// The presence beacon publishes about once a second: no need to ask the directory more often than this.
+    let beaconPoll = Duration.milliseconds(100)
 
     @Test(arguments: TestDatabases.engines)
     func theDirectoryListsConnectedUsersAndForgetsThemWhenTheyLeave(engine: DatabaseEngine) async throws {
@@ -29,9 +21,9 @@ import Testing
             let alice = UserID(trusted: "alice"), bob = UserID(trusted: "bob")
             _ = try await server.token("bob")
             let (socket, _) = try await gateway.hello(server, "alice", device: "phone")
-            #expect(try await eventually { try await directory.onlineUsers(among: [alice, bob]) == [alice] })
+            #expect(try await eventually(every: beaconPoll) { try await directory.onlineUsers(among: [alice, bob]) == [alice] })
             socket.close()
-            #expect(try await eventually { try await directory.onlineUsers(among: [alice, bob]).isEmpty })
+            #expect(try await eventually(every: beaconPoll) { try await directory.onlineUsers(among: [alice, bob]).isEmpty })
         }
     }
 
@@ -44,11 +36,11 @@ import Testing
                 try MessageDraft(conversationID: conversation, clientMsgID: "m1", kind: .text, body: ["text": "hi"]),
                 by: .user(UserID(trusted: "alice")))
             let (socket, _) = try await gateway.hello(server, "bob", device: "phone")
-            #expect(try await eventually { try await directory.onlineUsers(among: [bob]) == [bob] })
+            #expect(try await eventually(every: beaconPoll) { try await directory.onlineUsers(among: [bob]) == [bob] })
             let whileOnline = try await server.services.autoPush.run(user: bob, conversationID: conversation, urgent: true)
             #expect(whileOnline == .skipped("the user is online"))
             socket.close()
-            #expect(try await eventually { try await directory.onlineUsers(among: [bob]).isEmpty })
+            #expect(try await eventually(every: beaconPoll) { try await directory.onlineUsers(among: [bob]).isEmpty })
             // Away now, with an unread message: the push is attempted (no push provider is configured in this test).
             let away = try await server.services.autoPush.run(user: bob, conversationID: conversation, urgent: true)
             #expect(away == .skipped("no device accepted it"))

@@ -23,7 +23,7 @@ import Glibc
             let socket = try await offCooperativePool { try RawWebSocket(port: server.port, token: token) }
             try await offCooperativePool { try socket.sendText(#"{"type":"hello","id":1}"#) }
             // Wait until the gateway has the connection, then flood it while the client reads nothing.
-            try await eventually { server.live.connectionCount == 1 }
+            try #require(try await eventually(within: 60) { server.live.connectionCount == 1 })
             let big = String(repeating: "x", count: 7900)
             var sent = 0
             while server.live.connectionCount > 0, sent < 3000 {
@@ -36,21 +36,12 @@ import Glibc
                 // queue; a pause every 50 lets it catch up (pacing, not a timing assertion).
                 if sent % 50 == 0 { try await Task.sleep(for: .milliseconds(20)) }
             }
-            try await eventually { server.live.connectionCount == 0 }
+            try #require(try await eventually(within: 60) { server.live.connectionCount == 0 })
             #expect(server.live.deepestOutboundQueue <= 16)
             #expect(sent < 3000, "the server cut the slow connection off before the flood ended")
             // The socket was closed by the server: reading drains what was in flight, then ends.
             #expect(await offCooperativePool { socket.drainUntilClosed() })
             socket.close()
-        }
-    }
-
-    /// Polls `condition` until it holds (a bound, not a timing assertion).
-    func eventually(_ condition: @Sendable () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw TestDatabaseError("condition never held") }
-            try await Task.sleep(for: .milliseconds(20))
         }
     }
 }

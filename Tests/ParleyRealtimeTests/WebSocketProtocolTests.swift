@@ -8,16 +8,6 @@ import Testing
 /// control frames, fragments, size limits, keep-alive and half-closed clients. The gateway is a channel
 /// handler of its own, so none of this comes from a library's server.
 @Suite struct WebSocketProtocolTests {
-    /// Polls `condition` until it holds, for at most `seconds`.
-    func eventually(within seconds: Double = 15, _ condition: () -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { return false }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return true
-    }
-
     func hello(_ socket: WireSocket) async throws -> JSONValue? {
         try await socket.sendText(#"{"type":"hello","id":1}"#)
         guard let frame = try await socket.nextFrame(skippingPings: true), frame.opcode == 0x1 else { return nil }

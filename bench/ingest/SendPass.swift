@@ -62,8 +62,7 @@ struct SendPass: Sendable {
         outcome.latencies.reserveCapacity(count)
         for number in 0..<count {
             let sender = number % 2 == 0 ? pair.members.0 : pair.members.1
-            let draft = try MessageDraft(conversationID: pair.conversationID, clientMsgID: "\(label)-\(number)", kind: .text,
-                                         body: .object(["text": .string(Self.text(seq: number, sender: sender.rawValue))]))
+            let draft = try Self.draft(number, from: sender, in: pair, label: label)
             let start = ContinuousClock.now
             do {
                 let receipt = try await services.messaging.send(draft, by: .user(sender))
@@ -84,10 +83,7 @@ struct SendPass: Sendable {
         for first in stride(from: 0, to: count, by: batch) {
             // Members take turns per batch: a batch is one connection's pipelined sends.
             let sender = (first / batch) % 2 == 0 ? pair.members.0 : pair.members.1
-            let drafts = try (first..<min(first + batch, count)).map { number in
-                try MessageDraft(conversationID: pair.conversationID, clientMsgID: "\(label)-\(number)", kind: .text,
-                                 body: .object(["text": .string(Self.text(seq: number, sender: sender.rawValue))]))
-            }
+            let drafts = try (first..<min(first + batch, count)).map { try Self.draft($0, from: sender, in: pair, label: label) }
             let start = ContinuousClock.now
             let outcomes = await services.messaging.sendAll(drafts, by: .user(sender))
             let latency = Meter.seconds(since: start)
@@ -106,6 +102,12 @@ struct SendPass: Sendable {
             }
         }
         return outcome
+    }
+
+    /// Message `number` of a pass, with a client message id unique to the pass.
+    static func draft(_ number: Int, from sender: UserID, in pair: Pair, label: String) throws -> MessageDraft {
+        try MessageDraft(conversationID: pair.conversationID, clientMsgID: "\(label)-\(number)", kind: .text,
+                         body: .object(["text": .string(text(seq: number, sender: sender.rawValue))]))
     }
 
     /// The same ordinary chat text for a send and for a raw row (about 70 bytes of JSON).
