@@ -15,7 +15,7 @@ extension MessagingService {
 
     /// Sends several messages of one actor, in order, storing those that pass their checks in one
     /// transaction: each outcome is exactly what `send` would have given for that draft alone (each is
-    /// stored under a savepoint of its own, so one refused draft changes nothing for the others), and the
+    /// checked before anything of it is written, so one refused draft changes nothing for the others), and the
     /// ordering of their `seq`s is the order of `drafts`. The gateway uses it for a connection's pipelined
     /// sends: one commit (and one write of the pages they share) instead of one per message.
     public func sendAll(_ drafts: [MessageDraft], by actor: MessagingActor) async -> [Result<SendReceipt, any Error>] {
@@ -39,7 +39,16 @@ extension MessagingService {
                 let stored = try await database.transaction { sql in
                     var stored: [Result<SendReceipt, any Error>] = []
                     for draft in batch {
-                        stored.append(try await Self.withSavepoint(sql) { try await self.store(draft, by: actor, on: sql) })
+                        // A draft the checks refuse has written nothing, so the others go on; a failed write
+                        // fails the whole transaction (handled below).
+                        let checked: CheckedSend
+                        do {
+                            checked = try await self.check(draft, by: actor, on: sql)
+                        } catch {
+                            stored.append(.failure(error))
+                            continue
+                        }
+                        stored.append(.success(try await self.write(checked, on: sql)))
                     }
                     return stored
                 }
@@ -76,20 +85,17 @@ extension MessagingService {
         // transaction checks again, as the membership may change in between.
         var draft = draft
         if case .user(let user) = actor {
-            guard try await store.member(draft.conversationID, user, on: database.sql)?.active == true,
-                  let conversation = try await store.conversation(draft.conversationID, on: database.sql) else {
-                guard try await store.conversation(draft.conversationID, on: database.sql) != nil else {
-                    throw ParleyError.conversationNotFound(draft.conversationID)
-                }
-                throw ParleyError.notMember(draft.conversationID)
+            guard let target = try await store.sendTarget(draft.conversationID, sender: user, lock: false, on: database.sql) else {
+                throw ParleyError.conversationNotFound(draft.conversationID)
             }
+            guard target.membership?.active == true else { throw ParleyError.notMember(draft.conversationID) }
+            let conversation = target.conversation
             var context: [String: JSONValue] = [
                 "conversation_id": .string(draft.conversationID), "conversation_type": .string(conversation.type.rawValue),
                 "client_msg_id": draft.clientMsgID.map { .string($0) } ?? .null, "reply_to": draft.replyTo.map { .string($0) } ?? .null,
                 "forwarded_from": draft.forwardedFrom.map { .string($0) } ?? .null,
             ]
-            if conversation.type == .direct,
-               let peer = try await store.activeMembers(conversation.id, on: database.sql).first(where: { $0.userID != user })?.userID {
+            if conversation.type == .direct, let peer = target.peer {
                 if try await blocks.eitherBlocks(user, peer) { throw ParleyError.blocked }
                 context["peer"] = .string(peer.rawValue)
             }
@@ -109,22 +115,6 @@ extension MessagingService {
         do { return .success(try await body()) } catch { return .failure(error) }
     }
 
-    /// Runs `body` under a savepoint: its writes are kept if it succeeds and undone if it throws, and its
-    /// error is returned rather than thrown, so the enclosing transaction goes on. Only a failure of the
-    /// savepoint statements themselves (the transaction is broken) is thrown.
-    static func withSavepoint<T>(_ sql: any SQLDatabase, _ body: () async throws -> T) async throws -> Result<T, any Error> {
-        try await sql.raw("SAVEPOINT parley_send").run()
-        do {
-            let value = try await body()
-            try await sql.raw("RELEASE SAVEPOINT parley_send").run()
-            return .success(value)
-        } catch {
-            try await sql.raw("ROLLBACK TO SAVEPOINT parley_send").run()
-            try await sql.raw("RELEASE SAVEPOINT parley_send").run()
-            return .failure(error)
-        }
-    }
-
     /// The transactional half of a send: checks the rules again under the conversation's lock and appends.
     func store(_ draft: MessageDraft, by actor: MessagingActor) async throws -> SendReceipt {
         try await database.transaction { sql in try await self.store(draft, by: actor, on: sql) }
@@ -132,27 +122,37 @@ extension MessagingService {
 
     /// `store` inside a transaction the caller holds.
     func store(_ draft: MessageDraft, by actor: MessagingActor, on sql: any SQLDatabase) async throws -> SendReceipt {
+        try await write(try await check(draft, by: actor, on: sql), on: sql)
+    }
+
+    /// A draft that passed the checks inside the transaction, with the conversation as read under its lock.
+    struct CheckedSend {
+        var draft: MessageDraft
+        var actor: MessagingActor
+        var conversation: Conversation
+        var now: Date
+    }
+
+    /// The rules of a send, checked under the conversation's row lock. Reads only: a draft it refuses has
+    /// written nothing, so a batch of drafts in one transaction needs no savepoint per draft.
+    func check(_ draft: MessageDraft, by actor: MessagingActor, on sql: any SQLDatabase) async throws -> CheckedSend {
         let now = clock.now()
-        // Lock the conversation first: the duplicate check and the seq allocation then see one consistent state.
-        guard let conversation = try await store.conversation(draft.conversationID, on: sql, lock: true) else {
+        var sender: UserID?
+        if case .user(let user) = actor { sender = user }
+        // The conversation row is locked first (seq allocation), with the sender's membership read alongside.
+        guard let target = try await store.sendTarget(draft.conversationID, sender: sender, lock: true, on: sql) else {
             throw ParleyError.conversationNotFound(draft.conversationID)
         }
-        if let clientMsgID = draft.clientMsgID,
-           let original = try await store.itemByClientMsgID(conversation.id, sender: actor.senderID, clientMsgID: clientMsgID, on: sql) {
-            return SendReceipt(conversationID: conversation.id, clientMsgID: clientMsgID, messageID: original.id, seq: original.seq,
-                               createdAt: original.createdAt, duplicate: true)
-        }
+        let conversation = target.conversation
         guard conversation.dissolvedAt == nil else { throw ParleyError.dissolved }
-        var mentions = draft.mentions
-        if case .user(let user) = actor {
-            guard let (member, active) = try await store.member(conversation.id, user, on: sql), active else {
-                throw ParleyError.notMember(conversation.id)
-            }
+        var draft = draft
+        if sender != nil {
+            guard let (member, active) = target.membership, active else { throw ParleyError.notMember(conversation.id) }
             if let until = member.mutedUntil, until > now { throw ParleyError.memberMuted(until: Timestamp.format(until)) }
             if conversation.type == .broadcast, member.role < .admin { throw ParleyError.broadcastAdminsOnly }
             // `@all` is a group-wide alert: only owners and admins may raise it.
-            if mentions.contains("@all"), member.role < .admin, conversation.type != .direct {
-                mentions.removeAll { $0 == "@all" }
+            if draft.mentions.contains("@all"), member.role < .admin, conversation.type != .direct {
+                draft.mentions.removeAll { $0 == "@all" }
             }
         }
         if let replyTo = draft.replyTo {
@@ -160,17 +160,31 @@ extension MessagingService {
                 throw ParleyError.messageNotFound(replyTo)
             }
         }
-        let item = try await store.appendItem(
-            conversationID: conversation.id, kind: draft.kind, senderID: actor.senderID, clientMsgID: draft.clientMsgID,
-            body: draft.body, replyTo: draft.replyTo, mentions: mentions, forwardedFrom: draft.forwardedFrom,
-            eventType: "message.created", actor: actor.label, at: now, on: sql
-        )
-        if case .user(let user) = actor {
+        return CheckedSend(draft: draft, actor: actor, conversation: conversation, now: now)
+    }
+
+    /// Stores a checked draft as the conversation's next item and moves the sender's read position to it.
+    /// A retry that raced its original past `prepare` gets the original's receipt, and nothing is written.
+    func write(_ checked: CheckedSend, on sql: any SQLDatabase) async throws -> SendReceipt {
+        let draft = checked.draft, actor = checked.actor, conversation = checked.conversation
+        guard let item = try await store.appendMessage(
+            to: conversation, kind: draft.kind, senderID: actor.senderID, clientMsgID: draft.clientMsgID, body: draft.body,
+            replyTo: draft.replyTo, mentions: draft.mentions, forwardedFrom: draft.forwardedFrom, actor: actor.label,
+            at: checked.now, on: sql
+        ) else {
+            guard let clientMsgID = draft.clientMsgID,
+                  let original = try await store.itemByClientMsgID(conversation.id, sender: actor.senderID, clientMsgID: clientMsgID, on: sql) else {
+                throw ParleyError(.internal, code: "internal.error", message: "Something went wrong on our side.")
+            }
+            return SendReceipt(conversationID: conversation.id, clientMsgID: clientMsgID, messageID: original.id, seq: original.seq,
+                               createdAt: original.createdAt, duplicate: true)
+        }
+        if case .user(let sender) = actor {
             // Your own message is read by you.
-            _ = try await store.advanceRead(conversation.id, user, to: item.seq, on: sql)
+            _ = try await store.advanceRead(conversation.id, sender, to: item.seq, on: sql)
         }
         return SendReceipt(conversationID: conversation.id, clientMsgID: draft.clientMsgID, messageID: item.id, seq: item.seq,
-                           createdAt: now, duplicate: false)
+                           createdAt: checked.now, duplicate: false)
     }
 
     /// Stores a message a moderator approved after the content policy held it (no second review).

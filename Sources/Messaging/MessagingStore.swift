@@ -131,6 +131,35 @@ struct MessagingStore: Sendable {
             .map(Self.decodeConversation)
     }
 
+    /// What a send needs to know in one read: the conversation, the sender's membership row (nil when
+    /// they have none, or for the platform), and for a direct conversation the other active member.
+    /// With `lock`, the conversation row stays locked until the transaction ends (seq allocation).
+    func sendTarget(_ id: String, sender: UserID?, lock: Bool, on sql: any SQLDatabase) async throws -> SendTarget? {
+        let suffix = lock ? database.engine.forUpdate(of: "c") : ""
+        let senderID = sender?.rawValue ?? ""
+        guard let row = try await sql.raw("""
+            SELECT c.*, m.user_id, m.role, m.joined_at, m.visible_after_seq, m.read_seq, m.muted_until, m.notifications_muted,
+                m.pinned, m.active,
+                CASE WHEN c.type = \(bind: ConversationType.direct.rawValue) THEN (
+                    SELECT p.user_id FROM messaging_members p
+                    WHERE p.conversation_id = c.id AND p.active = \(bind: true) AND p.user_id <> \(bind: senderID) LIMIT 1
+                ) END AS peer_id
+            FROM messaging_conversations c
+            LEFT JOIN messaging_members m ON m.conversation_id = c.id AND m.user_id = \(bind: senderID)
+            WHERE c.id = \(bind: id)\(unsafeRaw: suffix)
+            """).first() else { return nil }
+        let membership = try row.decodeNil(column: "user_id")
+            ? nil : (member: try Self.decodeMember(row), active: try row.decode(column: "active", as: Bool.self))
+        return SendTarget(conversation: try Self.decodeConversation(row), membership: membership,
+                          peer: try row.decodeOptional("peer_id", as: String.self).map(UserID.init(trusted:)))
+    }
+
+    struct SendTarget {
+        var conversation: Conversation
+        var membership: (member: Member, active: Bool)?
+        var peer: UserID?
+    }
+
     func directConversationID(key: String, on sql: any SQLDatabase) async throws -> String? {
         try await sql.raw("SELECT id FROM messaging_conversations WHERE direct_key = \(bind: key)").first()?
             .decode(column: "id", as: String.self)
@@ -248,14 +277,53 @@ struct MessagingStore: Sendable {
             clientMsgID: clientMsgID, body: body, replyTo: replyTo, mentions: mentions, forwardedFrom: forwardedFrom,
             targetID: targetID, createdAt: now, editedAt: nil, recalledAt: nil
         )
-        let mentionsText = try JSONValue.array(mentions.map { .string($0) }).jsonText()
+        _ = try await insertItem(item, unlessDuplicate: false, on: sql)
+        try await recordAppended(item, alsoNotify: alsoNotify, eventType: eventType, actor: actor, on: sql)
+        return item
+    }
+
+    /// Appends a message as the next item of `conversation`, which the caller read under its row lock in this
+    /// transaction (so `lastSeq + 1` is free). Returns nil, having written nothing, when the sender already
+    /// stored a message with the same `client_msg_id` there (a retry racing its original).
+    func appendMessage(
+        to conversation: Conversation, kind: ItemKind, senderID: String, clientMsgID: String?, body: JSONValue, replyTo: String?,
+        mentions: [String], forwardedFrom: String?, actor: String, at now: Date, on sql: any SQLDatabase
+    ) async throws -> Item? {
+        let item = Item(
+            conversationID: conversation.id, seq: conversation.lastSeq + 1, id: ids.next(prefix: "m_"), kind: kind, senderID: senderID,
+            clientMsgID: clientMsgID, body: body, replyTo: replyTo, mentions: mentions, forwardedFrom: forwardedFrom,
+            targetID: nil, createdAt: now, editedAt: nil, recalledAt: nil
+        )
+        guard try await insertItem(item, unlessDuplicate: clientMsgID != nil, on: sql) else { return nil }
         try await sql.raw("""
+            UPDATE messaging_conversations SET last_seq = \(bind: item.seq), last_activity_at = \(bind: now.unixMilliseconds)
+            WHERE id = \(bind: conversation.id)
+            """).run()
+        try await recordAppended(item, alsoNotify: [], eventType: "message.created", actor: actor, on: sql)
+        return item
+    }
+
+    /// Inserts an item row. With `unlessDuplicate`, a row with the same (conversation, sender, client_msg_id)
+    /// makes it insert nothing and return false instead of failing (no error, so a PostgreSQL transaction goes on).
+    private func insertItem(_ item: Item, unlessDuplicate: Bool, on sql: any SQLDatabase) async throws -> Bool {
+        let mentionsText = try JSONValue.array(item.mentions.map { .string($0) }).jsonText()
+        let conflict: SQLQueryString = unlessDuplicate
+            ? " ON CONFLICT (conversation_id, sender_id, client_msg_id) DO NOTHING RETURNING seq" : ""
+        let rows = try await sql.raw("""
             INSERT INTO messaging_items (conversation_id, seq, id, kind, sender_id, client_msg_id, body, reply_to, mentions,
                 forwarded_from, target_id, created_at, counts_unread)
-            VALUES (\(bind: conversationID), \(bind: seq), \(bind: item.id), \(bind: kind.rawValue), \(bind: senderID), \(bind: clientMsgID),
-                \(bind: try body.jsonText()), \(bind: replyTo), \(bind: mentionsText), \(bind: forwardedFrom), \(bind: targetID),
-                \(bind: now.unixMilliseconds), \(bind: kind.countsUnread))
-            """).run()
+            VALUES (\(bind: item.conversationID), \(bind: item.seq), \(bind: item.id), \(bind: item.kind.rawValue), \(bind: item.senderID),
+                \(bind: item.clientMsgID), \(bind: try item.body.jsonText()), \(bind: item.replyTo), \(bind: mentionsText),
+                \(bind: item.forwardedFrom), \(bind: item.targetID), \(bind: item.createdAt.unixMilliseconds), \(bind: item.kind.countsUnread))
+            \(conflict)
+            """).all()
+        return !unlessDuplicate || !rows.isEmpty
+    }
+
+    /// The rest of an append, once the item row is stored: the members' feeds and the event.
+    private func recordAppended(_ item: Item, alsoNotify: [UserID], eventType: String, actor: String, on sql: any SQLDatabase) async throws {
+        let conversationID = item.conversationID, seq = item.seq, kind = item.kind, now = item.createdAt
+        let senderID = item.senderID, replyTo = item.replyTo, targetID = item.targetID, mentions = item.mentions, body = item.body
         try await appendFeed(
             recipients: .membersOf(conversationID, plus: alsoNotify), conversationID: conversationID, seq: seq, kind: "item", at: now, on: sql
         )
@@ -272,7 +340,6 @@ struct MessagingStore: Sendable {
         try await outbox.append(NewEvent(
             type: eventType, actor: actor, subject: "conversation:\(conversationID)", payload: .object(payload), occurredAt: now
         ), on: sql)
-        return item
     }
 
     enum FeedRecipients {

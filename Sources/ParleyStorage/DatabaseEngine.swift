@@ -39,4 +39,13 @@ public enum DatabaseEngine: String, Sendable {
         case .postgres: " FOR UPDATE"
         }
     }
+
+    /// Appended to a `SELECT` that joins other tables (outer joins among them) and must lock only the rows
+    /// it reads from `table` (PostgreSQL refuses to lock the nullable side of an outer join).
+    public func forUpdate(of table: String) -> String {
+        switch self {
+        case .sqlite: ""
+        case .postgres: " FOR UPDATE OF \(table)"
+        }
+    }
 }

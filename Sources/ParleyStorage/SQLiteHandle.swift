@@ -254,6 +254,8 @@ struct SQLiteResultRow: SQLRow {
         case .text(let text) where D.self == String.self: return text as! D
         case .integer(let number) where D.self == Int64.self: return Int64(number) as! D
         case .integer(let number) where D.self == Int.self: return Int(number) as! D
+        case .integer(let number) where D.self == Bool.self: return (number != 0) as! D
+        case .float(let number) where D.self == Double.self: return number as! D
         default: return try SQLiteDataDecoder().decode(D.self, from: value)
         }
     }

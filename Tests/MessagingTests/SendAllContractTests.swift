@@ -26,7 +26,7 @@ import Testing
                 // The same client id as the first, in the same batch: the first one's receipt.
                 try draft("one again", in: direct.id, clientMsgID: "a"),
                 try draft("two", in: direct.id, clientMsgID: "c"),
-                // A reply to a message that does not exist: refused inside the transaction, under its savepoint.
+                // A reply to a message that does not exist: refused inside the transaction by a check, before any write.
                 try draft("dangling", in: direct.id, clientMsgID: "d", replyTo: "m_missing"),
                 try draft("three", in: direct.id, clientMsgID: "e"),
             ]
