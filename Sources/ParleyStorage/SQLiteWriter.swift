@@ -78,6 +78,19 @@ final class SQLiteWriter: Sendable {
         return value
     }
 
+    /// Runs `body` while no write transaction is open or can start (checkpoints that must finish): waits
+    /// for the connection like a transaction does, commits the group in progress if one was handed over,
+    /// then holds the connection until `body` returns.
+    func paused<T>(_ body: () throws -> T) async throws -> T {
+        await takeTurn()
+        if handle.inTransaction {
+            // A group was handed over to us: commit it for its members before pausing.
+            try commitGroup(endingTurn: false)
+        }
+        defer { endTurn() }
+        return try body()
+    }
+
     /// Waits for the connection (FIFO).
     private func takeTurn() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -138,8 +151,9 @@ final class SQLiteWriter: Sendable {
         failGroup(nil)
     }
 
-    /// COMMITs the open transaction, resumes everyone waiting for it, and ends the turn.
-    private func commitGroup() throws {
+    /// COMMITs the open transaction, resumes everyone waiting for it, and ends the turn (unless told not to;
+    /// a failed commit always ends it).
+    private func commitGroup(endingTurn: Bool = true) throws {
         do {
             try run("COMMIT")
         } catch {
@@ -147,7 +161,7 @@ final class SQLiteWriter: Sendable {
             throw error
         }
         for member in takeMembers() { member.resume(returning: true) }
-        endTurn()
+        if endingTurn { endTurn() }
     }
 
     /// Rolls the open transaction back and tells its waiting members (with `error`, or a generic one).
