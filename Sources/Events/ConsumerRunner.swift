@@ -72,24 +72,24 @@ public final class ConsumerRunner: Service, Sendable {
 
     /// Processes one batch; returns true when there may be more right away.
     ///
-    /// The cursor is read and locked in the same transaction that runs the handler and moves it, so a
-    /// second runner of the same consumer (another node) waits, then starts after this batch.
+    /// The batch is read, and the events the consumer wants decoded, before the write transaction: on SQLite
+    /// the one writer is the bottleneck under load, and a batch decoded inside it held every sender up. The
+    /// transaction then locks the cursor and checks it has not moved: a second runner of the same consumer
+    /// (another node) that handled this batch meanwhile makes this one read again instead of handling it twice.
     @discardableResult
     public func step(_ consumer: any EventConsumer) async throws -> Bool {
-        // A cheap look first: an idle consumer must not open (and commit) a write transaction every poll,
-        // which would also wake everything that waits for commits.
-        guard try await log.headPosition() > log.cursor(of: consumer.name) else { return false }
+        let cursor = try await log.cursor(of: consumer.name)
+        let window = try await log.window(after: cursor, limit: batchSize, decoding: consumer.types)
+        // Nothing new: an idle consumer must not open (and commit) a write transaction every poll, which would
+        // also wake everything that waits for commits.
+        guard let end = window.end else { return false }
         let now = clock.now()
         let batchSize = self.batchSize
         return try await database.transaction { sql in
-            let cursor = try await log.lockCursor(of: consumer.name, at: now, on: sql)
-            // Read all types so the cursor can move past events the consumer ignores.
-            let batch = try await log.read(after: cursor, limit: batchSize, on: sql)
-            guard let last = batch.last else { return false }
-            let wanted = consumer.types.map { types in batch.filter { types.contains($0.type) } } ?? batch
-            if !wanted.isEmpty { try await consumer.handle(wanted, on: sql) }
-            try await log.commit(consumer: consumer.name, position: last.position, at: now, on: sql)
-            return batch.count == batchSize
+            guard try await log.lockCursor(of: consumer.name, at: now, on: sql) == cursor else { return true }
+            if !window.events.isEmpty { try await consumer.handle(window.events, on: sql) }
+            try await log.commit(consumer: consumer.name, position: end, at: now, on: sql)
+            return window.count == batchSize
         }
     }
 }

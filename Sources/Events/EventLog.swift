@@ -91,6 +91,22 @@ public struct EventLog: EventOutbox {
         return try rows.map(Self.decode)
     }
 
+    /// Up to `limit` events after `position`, oldest first, of which only those of `types` (all when nil) are
+    /// decoded: a reader that moves its cursor past every event, wanted or not, pays the JSON decoding only for
+    /// the events it handles.
+    public func window(after position: Int64, limit: Int, decoding types: Set<String>?) async throws -> EventWindow {
+        let rows = try await database.sql.raw("""
+            SELECT * FROM events_log WHERE position > \(bind: position) ORDER BY position LIMIT \(bind: limit)
+            """).all()
+        var window = EventWindow(end: nil, count: rows.count, events: [])
+        for row in rows {
+            if let types, !types.contains(try row.decode(column: "type", as: String.self)) { continue }
+            window.events.append(try Self.decode(row))
+        }
+        if let last = rows.last { window.end = try last.decode(column: "position", as: Int64.self) }
+        return window
+    }
+
     /// The position of the newest event, 0 when the log is empty.
     public func headPosition() async throws -> Int64 {
         let row = try await database.sql.raw("SELECT COALESCE(MAX(position), 0) AS head FROM events_log").first()
@@ -162,4 +178,15 @@ public struct EventLog: EventOutbox {
             payload: try row.decodeJSON("payload")
         )
     }
+}
+
+/// A stretch of the log as one reader sees it (`EventLog.window`).
+public struct EventWindow: Sendable {
+    /// The position of the stretch's last event, of any type (nil when there was none): where the reader's
+    /// cursor moves once it has handled `events`.
+    public var end: Int64?
+    /// How many events the stretch holds, of any type.
+    public var count: Int
+    /// The events of the types asked for, decoded, oldest first.
+    public var events: [EventEnvelope]
 }

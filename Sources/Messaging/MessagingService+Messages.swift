@@ -31,24 +31,18 @@ extension MessagingService {
                 outcomes[index] = .failure(error)
             }
         }
-        if ready.count == 1 {
-            outcomes[ready[0].index] = await Self.outcome { try await store(ready[0].draft, by: actor) }
-        } else if !ready.isEmpty {
+        if !ready.isEmpty {
             let batch = ready.map(\.draft)
             do {
                 let stored = try await database.transaction { sql in
                     var stored: [Result<SendReceipt, any Error>] = []
-                    for draft in batch {
-                        // A draft the checks refuse has written nothing, so the others go on; a failed write
-                        // fails the whole transaction (handled below).
-                        let checked: CheckedSend
-                        do {
-                            checked = try await self.check(draft, by: actor, on: sql)
-                        } catch {
-                            stored.append(.failure(error))
-                            continue
-                        }
-                        stored.append(.success(try await self.write(checked, on: sql)))
+                    // Consecutive drafts to one conversation are stored together (multi-row statements).
+                    var start = 0
+                    while start < batch.count {
+                        var end = start + 1
+                        while end < batch.count, batch[end].conversationID == batch[start].conversationID { end += 1 }
+                        stored += try await self.storeRun(Array(batch[start..<end]), by: actor, on: sql)
+                        start = end
                     }
                     return stored
                 }
@@ -117,32 +111,78 @@ extension MessagingService {
 
     /// The transactional half of a send: checks the rules again under the conversation's lock and appends.
     func store(_ draft: MessageDraft, by actor: MessagingActor) async throws -> SendReceipt {
-        try await database.transaction { sql in try await self.store(draft, by: actor, on: sql) }
+        try await database.transaction { sql in
+            guard let outcome = try await self.storeRun([draft], by: actor, on: sql).first else {
+                throw ParleyError(.internal, code: "internal.error", message: "Something went wrong on our side.")
+            }
+            return try outcome.get()
+        }
     }
 
-    /// `store` inside a transaction the caller holds.
-    func store(_ draft: MessageDraft, by actor: MessagingActor, on sql: any SQLDatabase) async throws -> SendReceipt {
-        try await write(try await check(draft, by: actor, on: sql), on: sql)
-    }
-
-    /// A draft that passed the checks inside the transaction, with the conversation as read under its lock.
-    struct CheckedSend {
-        var draft: MessageDraft
-        var actor: MessagingActor
-        var conversation: Conversation
-        var now: Date
-    }
-
-    /// The rules of a send, checked under the conversation's row lock. Reads only: a draft it refuses has
-    /// written nothing, so a batch of drafts in one transaction needs no savepoint per draft.
-    func check(_ draft: MessageDraft, by actor: MessagingActor, on sql: any SQLDatabase) async throws -> CheckedSend {
+    /// Stores drafts of one actor to one conversation, in order, inside the caller's transaction, and returns
+    /// one outcome per draft. The rules are checked under the conversation's row lock, draft by draft, before
+    /// anything is written (a refused draft leaves nothing, and the others go on); the accepted ones are then
+    /// appended together with multi-row statements. A draft whose `client_msg_id` is already stored (a retry
+    /// that raced its original past `prepare`), or appears earlier in the run, gets the original's receipt.
+    /// Throws only when the database fails, and then nothing of the run may be kept.
+    func storeRun(_ drafts: [MessageDraft], by actor: MessagingActor, on sql: any SQLDatabase) async throws -> [Result<SendReceipt, any Error>] {
+        guard let conversationID = drafts.first?.conversationID else { return [] }
         let now = clock.now()
         var sender: UserID?
         if case .user(let user) = actor { sender = user }
         // The conversation row is locked first (seq allocation), with the sender's membership read alongside.
-        guard let target = try await store.sendTarget(draft.conversationID, sender: sender, lock: true, on: sql) else {
-            throw ParleyError.conversationNotFound(draft.conversationID)
+        guard let target = try await store.sendTarget(conversationID, sender: sender, lock: true, on: sql) else {
+            return drafts.map { _ in .failure(ParleyError.conversationNotFound(conversationID)) }
         }
+        var outcomes = [Result<SendReceipt, any Error>?](repeating: nil, count: drafts.count)
+        var accepted: [(index: Int, draft: MessageDraft)] = []
+        for (index, draft) in drafts.enumerated() {
+            do {
+                accepted.append((index, try await checked(draft, in: target, by: sender, at: now, on: sql)))
+            } catch {
+                outcomes[index] = .failure(error)
+            }
+        }
+        let clientMsgIDs = accepted.compactMap(\.draft.clientMsgID)
+        var originals = clientMsgIDs.isEmpty ? [:]
+            : try await store.itemsByClientMsgIDs(conversationID, sender: actor.senderID, clientMsgIDs, on: sql)
+        var fresh: [(index: Int, draft: MessageDraft)] = []
+        var repeats: [(index: Int, clientMsgID: String)] = []
+        var claimed = Set<String>()
+        for entry in accepted {
+            if let clientMsgID = entry.draft.clientMsgID {
+                if originals[clientMsgID] != nil || claimed.contains(clientMsgID) {
+                    repeats.append((entry.index, clientMsgID))
+                    continue
+                }
+                claimed.insert(clientMsgID)
+            }
+            fresh.append(entry)
+        }
+        let items = try await store.appendMessages(
+            fresh.map(\.draft), to: target.conversation, senderID: actor.senderID, actor: actor.label, at: now, on: sql
+        )
+        for (entry, item) in zip(fresh, items) {
+            outcomes[entry.index] = .success(SendReceipt(conversationID: conversationID, clientMsgID: item.clientMsgID, messageID: item.id,
+                                                         seq: item.seq, createdAt: now, duplicate: false))
+            if let clientMsgID = item.clientMsgID { originals[clientMsgID] = item }
+        }
+        for (index, clientMsgID) in repeats {
+            guard let original = originals[clientMsgID] else { continue }
+            outcomes[index] = .success(SendReceipt(conversationID: conversationID, clientMsgID: clientMsgID, messageID: original.id,
+                                                   seq: original.seq, createdAt: original.createdAt, duplicate: true))
+        }
+        if let sender, let last = items.last {
+            // Your own message is read by you.
+            _ = try await store.advanceRead(conversationID, sender, to: last.seq, on: sql)
+        }
+        return outcomes.map { $0 ?? .failure(ParleyError(.internal, code: "internal.error", message: "Something went wrong on our side.")) }
+    }
+
+    /// A draft as it may be stored under the rules of `target` (the conversation as read under its lock), or
+    /// the refusal. Reads only.
+    func checked(_ draft: MessageDraft, in target: MessagingStore.SendTarget, by sender: UserID?, at now: Date,
+                 on sql: any SQLDatabase) async throws -> MessageDraft {
         let conversation = target.conversation
         guard conversation.dissolvedAt == nil else { throw ParleyError.dissolved }
         var draft = draft
@@ -160,31 +200,7 @@ extension MessagingService {
                 throw ParleyError.messageNotFound(replyTo)
             }
         }
-        return CheckedSend(draft: draft, actor: actor, conversation: conversation, now: now)
-    }
-
-    /// Stores a checked draft as the conversation's next item and moves the sender's read position to it.
-    /// A retry that raced its original past `prepare` gets the original's receipt, and nothing is written.
-    func write(_ checked: CheckedSend, on sql: any SQLDatabase) async throws -> SendReceipt {
-        let draft = checked.draft, actor = checked.actor, conversation = checked.conversation
-        guard let item = try await store.appendMessage(
-            to: conversation, kind: draft.kind, senderID: actor.senderID, clientMsgID: draft.clientMsgID, body: draft.body,
-            replyTo: draft.replyTo, mentions: draft.mentions, forwardedFrom: draft.forwardedFrom, actor: actor.label,
-            at: checked.now, on: sql
-        ) else {
-            guard let clientMsgID = draft.clientMsgID,
-                  let original = try await store.itemByClientMsgID(conversation.id, sender: actor.senderID, clientMsgID: clientMsgID, on: sql) else {
-                throw ParleyError(.internal, code: "internal.error", message: "Something went wrong on our side.")
-            }
-            return SendReceipt(conversationID: conversation.id, clientMsgID: clientMsgID, messageID: original.id, seq: original.seq,
-                               createdAt: original.createdAt, duplicate: true)
-        }
-        if case .user(let sender) = actor {
-            // Your own message is read by you.
-            _ = try await store.advanceRead(conversation.id, sender, to: item.seq, on: sql)
-        }
-        return SendReceipt(conversationID: conversation.id, clientMsgID: draft.clientMsgID, messageID: item.id, seq: item.seq,
-                           createdAt: checked.now, duplicate: false)
+        return draft
     }
 
     /// Stores a message a moderator approved after the content policy held it (no second review).
@@ -509,8 +525,7 @@ extension MessagingService {
 
     /// A stored item by position (the fan-out reads it after commit).
     public func storedItem(_ conversationID: String, seq: Int64) async throws -> Item? {
-        guard let item = try await store.item(conversationID, seq: seq, on: database.sql) else { return nil }
-        return try await store.withReactions([item], on: database.sql).first
+        try await store.itemWithReactions(conversationID, seq: seq, on: database.sql)
     }
 
     /// The read move's position on the reader's feed, for the fan-out.

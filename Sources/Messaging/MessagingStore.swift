@@ -277,69 +277,71 @@ struct MessagingStore: Sendable {
             clientMsgID: clientMsgID, body: body, replyTo: replyTo, mentions: mentions, forwardedFrom: forwardedFrom,
             targetID: targetID, createdAt: now, editedAt: nil, recalledAt: nil
         )
-        _ = try await insertItem(item, unlessDuplicate: false, on: sql)
-        try await recordAppended(item, alsoNotify: alsoNotify, eventType: eventType, actor: actor, on: sql)
+        try await insertItems([item], on: sql)
+        try await appendFeed(
+            recipients: .membersOf(conversationID, plus: alsoNotify), conversationID: conversationID, seqs: [seq], kind: "item", at: now, on: sql
+        )
+        try await outbox.append([event(for: item, type: eventType, actor: actor)], on: sql)
         return item
     }
 
-    /// Appends a message as the next item of `conversation`, which the caller read under its row lock in this
-    /// transaction (so `lastSeq + 1` is free). Returns nil, having written nothing, when the sender already
-    /// stored a message with the same `client_msg_id` there (a retry racing its original).
-    func appendMessage(
-        to conversation: Conversation, kind: ItemKind, senderID: String, clientMsgID: String?, body: JSONValue, replyTo: String?,
-        mentions: [String], forwardedFrom: String?, actor: String, at now: Date, on sql: any SQLDatabase
-    ) async throws -> Item? {
-        let item = Item(
-            conversationID: conversation.id, seq: conversation.lastSeq + 1, id: ids.next(prefix: "m_"), kind: kind, senderID: senderID,
-            clientMsgID: clientMsgID, body: body, replyTo: replyTo, mentions: mentions, forwardedFrom: forwardedFrom,
-            targetID: nil, createdAt: now, editedAt: nil, recalledAt: nil
-        )
-        guard try await insertItem(item, unlessDuplicate: clientMsgID != nil, on: sql) else { return nil }
+    /// Appends messages of one sender as the next items of `conversation`, which the caller read under its row
+    /// lock in this transaction (so `lastSeq + 1` onwards are free), with one statement per table whatever their
+    /// number: the items, the conversation's counters, the members' feeds and the events. Returns the stored items.
+    func appendMessages(
+        _ drafts: [MessageDraft], to conversation: Conversation, senderID: String, actor: String, at now: Date, on sql: any SQLDatabase
+    ) async throws -> [Item] {
+        guard !drafts.isEmpty else { return [] }
+        let items = drafts.enumerated().map { offset, draft in
+            Item(
+                conversationID: conversation.id, seq: conversation.lastSeq + 1 + Int64(offset), id: ids.next(prefix: "m_"), kind: draft.kind,
+                senderID: senderID, clientMsgID: draft.clientMsgID, body: draft.body, replyTo: draft.replyTo, mentions: draft.mentions,
+                forwardedFrom: draft.forwardedFrom, targetID: nil, createdAt: now, editedAt: nil, recalledAt: nil
+            )
+        }
+        try await insertItems(items, on: sql)
         try await sql.raw("""
-            UPDATE messaging_conversations SET last_seq = \(bind: item.seq), last_activity_at = \(bind: now.unixMilliseconds)
+            UPDATE messaging_conversations SET last_seq = \(bind: items[items.count - 1].seq), last_activity_at = \(bind: now.unixMilliseconds)
             WHERE id = \(bind: conversation.id)
             """).run()
-        try await recordAppended(item, alsoNotify: [], eventType: "message.created", actor: actor, on: sql)
-        return item
+        try await appendFeed(
+            recipients: .membersOf(conversation.id, plus: []), conversationID: conversation.id, seqs: items.map(\.seq), kind: "item", at: now, on: sql
+        )
+        try await outbox.append(items.map { event(for: $0, type: "message.created", actor: actor) }, on: sql)
+        return items
     }
 
-    /// Inserts an item row. With `unlessDuplicate`, a row with the same (conversation, sender, client_msg_id)
-    /// makes it insert nothing and return false instead of failing (no error, so a PostgreSQL transaction goes on).
-    private func insertItem(_ item: Item, unlessDuplicate: Bool, on sql: any SQLDatabase) async throws -> Bool {
-        let mentionsText = try JSONValue.array(item.mentions.map { .string($0) }).jsonText()
-        let conflict: SQLQueryString = unlessDuplicate
-            ? " ON CONFLICT (conversation_id, sender_id, client_msg_id) DO NOTHING RETURNING seq" : ""
-        let rows = try await sql.raw("""
+    /// Inserts item rows, in one statement.
+    private func insertItems(_ items: [Item], on sql: any SQLDatabase) async throws {
+        var rows: [SQLQueryString] = []
+        for item in items {
+            let mentionsText = try JSONValue.array(item.mentions.map { .string($0) }).jsonText()
+            rows.append("""
+                (\(bind: item.conversationID), \(bind: item.seq), \(bind: item.id), \(bind: item.kind.rawValue), \(bind: item.senderID), \
+                \(bind: item.clientMsgID), \(bind: try item.body.jsonText()), \(bind: item.replyTo), \(bind: mentionsText), \
+                \(bind: item.forwardedFrom), \(bind: item.targetID), \(bind: item.createdAt.unixMilliseconds), \(bind: item.kind.countsUnread))
+                """)
+        }
+        try await sql.raw("""
             INSERT INTO messaging_items (conversation_id, seq, id, kind, sender_id, client_msg_id, body, reply_to, mentions,
                 forwarded_from, target_id, created_at, counts_unread)
-            VALUES (\(bind: item.conversationID), \(bind: item.seq), \(bind: item.id), \(bind: item.kind.rawValue), \(bind: item.senderID),
-                \(bind: item.clientMsgID), \(bind: try item.body.jsonText()), \(bind: item.replyTo), \(bind: mentionsText),
-                \(bind: item.forwardedFrom), \(bind: item.targetID), \(bind: item.createdAt.unixMilliseconds), \(bind: item.kind.countsUnread))
-            \(conflict)
-            """).all()
-        return !unlessDuplicate || !rows.isEmpty
+            VALUES \(rows.joined(separator: ", "))
+            """).run()
     }
 
-    /// The rest of an append, once the item row is stored: the members' feeds and the event.
-    private func recordAppended(_ item: Item, alsoNotify: [UserID], eventType: String, actor: String, on sql: any SQLDatabase) async throws {
-        let conversationID = item.conversationID, seq = item.seq, kind = item.kind, now = item.createdAt
-        let senderID = item.senderID, replyTo = item.replyTo, targetID = item.targetID, mentions = item.mentions, body = item.body
-        try await appendFeed(
-            recipients: .membersOf(conversationID, plus: alsoNotify), conversationID: conversationID, seq: seq, kind: "item", at: now, on: sql
-        )
+    /// The event that tells consumers (and the live fan-out) about an appended item.
+    private func event(for item: Item, type: String, actor: String) -> NewEvent {
         var payload: [String: JSONValue] = [
-            "conversation_id": .string(conversationID), "seq": .int(Int(seq)), "item_id": .string(item.id),
-            "kind": .string(kind.rawValue), "sender_id": .string(senderID), "fanout": "item",
-            "reply_to": replyTo.map { .string($0) } ?? .null, "target_id": targetID.map { .string($0) } ?? .null,
-            "mentions": .array(mentions.map { .string($0) }),
+            "conversation_id": .string(item.conversationID), "seq": .int(Int(item.seq)), "item_id": .string(item.id),
+            "kind": .string(item.kind.rawValue), "sender_id": .string(item.senderID), "fanout": "item",
+            "reply_to": item.replyTo.map { .string($0) } ?? .null, "target_id": item.targetID.map { .string($0) } ?? .null,
+            "mentions": .array(item.mentions.map { .string($0) }),
         ]
-        if kind == .created, let type = body["type"] {
+        if item.kind == .created, let type = item.body["type"] {
             // Consumers (analytics) learn each conversation's type from its creation event.
             payload["conversation_type"] = type
         }
-        try await outbox.append(NewEvent(
-            type: eventType, actor: actor, subject: "conversation:\(conversationID)", payload: .object(payload), occurredAt: now
-        ), on: sql)
+        return NewEvent(type: type, actor: actor, subject: "conversation:\(item.conversationID)", payload: .object(payload), occurredAt: item.createdAt)
     }
 
     enum FeedRecipients {
@@ -352,6 +354,15 @@ struct MessagingStore: Sendable {
     func appendFeed(
         recipients: FeedRecipients, conversationID: String, seq: Int64, kind: String, at now: Date, on sql: any SQLDatabase
     ) async throws {
+        try await appendFeed(recipients: recipients, conversationID: conversationID, seqs: [seq], kind: kind, at: now, on: sql)
+    }
+
+    /// `appendFeed` for several items of one conversation at once: each recipient's head moves by their number,
+    /// and their feed gets one entry per item, in `seqs` order.
+    func appendFeed(
+        recipients: FeedRecipients, conversationID: String, seqs: [Int64], kind: String, at now: Date, on sql: any SQLDatabase
+    ) async throws {
+        guard !seqs.isEmpty else { return }
         let filter: SQLQueryString
         switch recipients {
         case .membersOf(let id, let extra):
@@ -369,11 +380,25 @@ struct MessagingStore: Sendable {
         if database.engine == .postgres {
             try await sql.raw("SELECT user_id FROM messaging_feed_heads WHERE \(filter) ORDER BY user_id FOR UPDATE").run()
         }
-        try await sql.raw("UPDATE messaging_feed_heads SET head = head + 1 WHERE \(filter)").run()
+        let count = seqs.count
+        try await sql.raw("UPDATE messaging_feed_heads SET head = head + \(bind: count) WHERE \(filter)").run()
+        if count == 1 {
+            try await sql.raw("""
+                INSERT INTO messaging_feed (user_id, user_seq, conversation_id, seq, kind, created_at)
+                SELECT user_id, head, \(bind: conversationID), \(bind: seqs[0]), \(bind: kind), \(bind: now.unixMilliseconds)
+                FROM messaging_feed_heads WHERE \(filter)
+                """).run()
+            return
+        }
+        // Entry k (1-based) of a recipient whose head just moved to H is at H - count + k.
+        let entries: [SQLQueryString] = seqs.enumerated().map { offset, seq in
+            "SELECT CAST(\(bind: offset + 1) AS BIGINT) AS k, CAST(\(bind: seq) AS BIGINT) AS seq"
+        }
         try await sql.raw("""
             INSERT INTO messaging_feed (user_id, user_seq, conversation_id, seq, kind, created_at)
-            SELECT user_id, head, \(bind: conversationID), \(bind: seq), \(bind: kind), \(bind: now.unixMilliseconds)
-            FROM messaging_feed_heads WHERE \(filter)
+            SELECT h.user_id, h.head - \(bind: count) + e.k, \(bind: conversationID), e.seq, \(bind: kind), \(bind: now.unixMilliseconds)
+            FROM messaging_feed_heads h, (\(entries.joined(separator: " UNION ALL "))) AS e
+            WHERE \(filter)
             """).run()
     }
 
@@ -382,8 +407,33 @@ struct MessagingStore: Sendable {
             .map(Self.decodeItem)
     }
 
+    /// An item with its current reactions; one read when nobody has reacted to it (a new message, as a rule).
+    func itemWithReactions(_ conversationID: String, seq: Int64, on sql: any SQLDatabase) async throws -> Item? {
+        guard let row = try await sql.raw("""
+            SELECT i.*, EXISTS (SELECT 1 FROM messaging_reactions r WHERE r.message_id = i.id) AS reacted
+            FROM messaging_items i WHERE i.conversation_id = \(bind: conversationID) AND i.seq = \(bind: seq)
+            """).first() else { return nil }
+        let item = try Self.decodeItem(row)
+        guard try row.decode(column: "reacted", as: Bool.self) else { return item }
+        return try await withReactions([item], on: sql).first
+    }
+
     func item(id: String, on sql: any SQLDatabase) async throws -> Item? {
         try await sql.raw("SELECT * FROM messaging_items WHERE id = \(bind: id)").first().map(Self.decodeItem)
+    }
+
+    /// The items `sender` already stored in a conversation under any of `clientMsgIDs`, by client id.
+    func itemsByClientMsgIDs(_ conversationID: String, sender: String, _ clientMsgIDs: [String], on sql: any SQLDatabase) async throws -> [String: Item] {
+        let rows = try await sql.raw("""
+            SELECT * FROM messaging_items WHERE conversation_id = \(bind: conversationID) AND sender_id = \(bind: sender)
+            AND client_msg_id IN (\(SQLList(clientMsgIDs.map { SQLBind($0) })))
+            """).all()
+        var items: [String: Item] = [:]
+        for row in rows {
+            let item = try Self.decodeItem(row)
+            if let clientMsgID = item.clientMsgID { items[clientMsgID] = item }
+        }
+        return items
     }
 
     func itemByClientMsgID(_ conversationID: String, sender: String, clientMsgID: String, on sql: any SQLDatabase) async throws -> Item? {

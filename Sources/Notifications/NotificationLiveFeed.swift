@@ -41,12 +41,10 @@ public final class NotificationLiveFeed: Sendable {
         while !Task.isCancelled {
             let generation = database.commits.generation
             do {
-                let batch = try await events.read(after: position, limit: 500)
-                for event in batch {
-                    await handle(event)
-                    position = event.position
-                }
-                if batch.count == 500 { continue }
+                let window = try await events.window(after: position, limit: 500, decoding: Self.eventTypes)
+                for event in window.events { await handle(event) }
+                if let end = window.end { position = end }
+                if window.count == 500 { continue }
             } catch {
                 logger.warning("notification live feed could not read the event log", metadata: ["error": "\(error)"])
             }

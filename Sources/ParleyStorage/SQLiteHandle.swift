@@ -29,9 +29,10 @@ final class SQLiteHandle: Sendable {
         var closed = false
     }
 
-    /// Distinct statements kept prepared per connection. Statements with `IN (...)` lists of varying length
-    /// make the set open-ended, so the cache starts over when it is full rather than growing.
-    static let cacheLimit = 512
+    /// Distinct statements kept prepared per connection. Statements with `IN (...)` lists and multi-row inserts
+    /// of varying length (a batch of sends: up to 64 rows) make the set open-ended, so the cache starts over when
+    /// it is full rather than growing.
+    static let cacheLimit = 1024
 
     private nonisolated(unsafe) let raw: OpaquePointer
     private let state = Mutex(State())

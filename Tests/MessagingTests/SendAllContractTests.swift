@@ -1,3 +1,4 @@
+import Events
 import Foundation
 import Messaging
 import ParleyCore
@@ -55,6 +56,56 @@ import Testing
             // The recipient's feed and unread count saw three messages, not more.
             #expect(try await fx.service.badge(for: people[1]) == before + 3)
             #expect(try await fx.unread(direct.id, for: people[1]) == 3)
+        }
+    }
+
+    /// Runs of drafts to one conversation are stored with multi-row statements: every member's feed must still
+    /// get one entry per message at consecutive positions, in send order, and the log one event per message.
+    @Test(arguments: TestDatabases.engines)
+    func runsToOneConversationGiveEveryMemberConsecutiveFeedEntriesInOrder(engine: DatabaseEngine) async throws {
+        try await MessagingFixture.run(engine) { fx in
+            let people = try await fx.makeUsers("alice", "bob", "carol")
+            let (alice, bob, carol) = (people[0], people[1], people[2])
+            let team = try await fx.group(alice, [bob, carol])
+            let (direct, _) = try await fx.service.openDirect(by: .user(alice), user: alice, with: bob)
+            let bobsToken = try await fx.service.currentToken(for: bob)
+            let carolsToken = try await fx.service.currentToken(for: carol)
+            let events = EventLog(database: fx.database, ids: SortableIDGenerator())
+            let headBefore = try await events.headPosition()
+            // Two runs in the team, one in the direct conversation between them, and a refusal inside the first run.
+            let drafts = [
+                try draft("t1", in: team.id, clientMsgID: "1"), try draft("t2", in: team.id, clientMsgID: "2"),
+                try draft("dangling", in: team.id, clientMsgID: "x", replyTo: "m_missing"),
+                try draft("t3", in: team.id, clientMsgID: "3"),
+                try draft("d1", in: direct.id, clientMsgID: "4"),
+                try draft("t4", in: team.id, clientMsgID: "5"), try draft("t5", in: team.id, clientMsgID: "2"),
+            ]
+            let outcomes = await fx.service.sendAll(drafts, by: .user(alice))
+            let seqs = outcomes.map { try? $0.get().seq }
+            let teamSeqs = [seqs[0], seqs[1], seqs[3], seqs[5]].compactMap { $0 }
+            #expect(teamSeqs.count == 4 && teamSeqs == Array(teamSeqs[0]...teamSeqs[0] + 3))
+            #expect(seqs[2] == nil, "the dangling reply is refused")
+            // "t5" reuses the client id of "t2" in the same batch: t2's receipt.
+            #expect(try outcomes[6].get().duplicate && (try outcomes[6].get().messageID) == (try outcomes[1].get().messageID))
+
+            guard case .delta(let bobs, _) = try await fx.service.resume(bob, from: bobsToken),
+                  case .delta(let carols, _) = try await fx.service.resume(carol, from: carolsToken) else {
+                Issue.record("a resume asked for a resync")
+                return
+            }
+            let bobTexts = bobs.compactMap { $0.item?.body["text"]?.stringValue }
+            #expect(bobTexts == ["t1", "t2", "t3", "d1", "t4"])
+            #expect(carols.compactMap { $0.item?.body["text"]?.stringValue } == ["t1", "t2", "t3", "t4"])
+            for feed in [bobs, carols] {
+                let positions = feed.map(\.userSeq)
+                #expect(positions == Array(positions[0]...positions[0] + Int64(positions.count - 1)), "consecutive feed positions")
+                #expect(feed.allSatisfy { $0.item?.seq == $0.seq })
+            }
+            let logged = try await events.read(after: headBefore, limit: 100, types: ["message.created"])
+            #expect(logged.count == 5)
+            #expect(logged.compactMap { $0.payload["seq"]?.intValue }.map(Int64.init) == [seqs[0], seqs[1], seqs[3], seqs[4], seqs[5]].compactMap { $0 })
+            #expect(try await fx.unread(team.id, for: carol) == 4)
+            #expect(try await fx.unread(team.id, for: alice) == 0, "the sender has read their own messages")
         }
     }
 }
