@@ -21,14 +21,13 @@ extension MessagingService {
     public func sendAll(_ drafts: [MessageDraft], by actor: MessagingActor) async -> [Result<SendReceipt, any Error>] {
         var outcomes = [Result<SendReceipt, any Error>?](repeating: nil, count: drafts.count)
         var ready: [(index: Int, draft: MessageDraft)] = []
-        for (index, draft) in drafts.enumerated() {
-            do {
-                switch try await prepare(draft, by: actor) {
-                case .answered(let receipt): outcomes[index] = .success(receipt)
-                case .ready(let draft): ready.append((index, draft))
+        for run in Self.runs(of: drafts) {
+            for (index, prepared) in zip(run, await prepareRun(Array(drafts[run]), by: actor)) {
+                switch prepared {
+                case .success(.answered(let receipt)): outcomes[index] = .success(receipt)
+                case .success(.ready(let draft)): ready.append((index, draft))
+                case .failure(let error): outcomes[index] = .failure(error)
                 }
-            } catch {
-                outcomes[index] = .failure(error)
             }
         }
         if !ready.isEmpty {
@@ -37,12 +36,8 @@ extension MessagingService {
                 let stored = try await database.transaction { sql in
                     var stored: [Result<SendReceipt, any Error>] = []
                     // Consecutive drafts to one conversation are stored together (multi-row statements).
-                    var start = 0
-                    while start < batch.count {
-                        var end = start + 1
-                        while end < batch.count, batch[end].conversationID == batch[start].conversationID { end += 1 }
-                        stored += try await self.storeRun(Array(batch[start..<end]), by: actor, on: sql)
-                        start = end
+                    for run in Self.runs(of: batch) {
+                        stored += try await self.storeRun(Array(batch[run]), by: actor, on: sql)
                     }
                     return stored
                 }
@@ -66,43 +61,92 @@ extension MessagingService {
     /// The checks of a send that run before its transaction: a retry's original receipt, membership, blocks,
     /// and the content policy.
     func prepare(_ draft: MessageDraft, by actor: MessagingActor) async throws -> PreparedSend {
-        if draft.kind == .system, case .user = actor {
-            throw ParleyError.invalidField("kind", "only the platform sends system messages")
+        guard let prepared = await prepareRun([draft], by: actor).first else {
+            throw ParleyError(.internal, code: "internal.error", message: "Something went wrong on our side.")
         }
-        // A retry of a stored send is answered without asking the content policy again.
-        if let clientMsgID = draft.clientMsgID,
-           let original = try await store.itemByClientMsgID(draft.conversationID, sender: actor.senderID, clientMsgID: clientMsgID, on: database.sql) {
-            return .answered(SendReceipt(conversationID: original.conversationID, clientMsgID: clientMsgID, messageID: original.id,
-                                         seq: original.seq, createdAt: original.createdAt, duplicate: true))
+        return try prepared.get()
+    }
+
+    /// `prepare` for drafts of one actor to one conversation, in order: what they share (the sender's stored
+    /// client ids, the conversation with their membership, blocks with a direct peer) is read once for the run,
+    /// and each draft gets exactly the outcome `prepare` would have given it alone.
+    func prepareRun(_ drafts: [MessageDraft], by actor: MessagingActor) async -> [Result<PreparedSend, any Error>] {
+        guard let conversationID = drafts.first?.conversationID else { return [] }
+        let clientMsgIDs = drafts.compactMap(\.clientMsgID)
+        let originals: Result<[String: Item], any Error> = clientMsgIDs.isEmpty ? .success([:]) : await Self.outcome {
+            try await store.itemsByClientMsgIDs(conversationID, sender: actor.senderID, clientMsgIDs, on: database.sql)
         }
-        // Membership is checked before the policy runs, so a non-member learns nothing from it; the
-        // transaction checks again, as the membership may change in between.
+        var shared: Result<SharedSendChecks, any Error>?
+        var results: [Result<PreparedSend, any Error>] = []
+        for draft in drafts {
+            results.append(await Self.outcome {
+                if draft.kind == .system, case .user = actor {
+                    throw ParleyError.invalidField("kind", "only the platform sends system messages")
+                }
+                // A retry of a stored send is answered without asking the content policy again.
+                if let clientMsgID = draft.clientMsgID, let original = try originals.get()[clientMsgID] {
+                    return .answered(SendReceipt(conversationID: original.conversationID, clientMsgID: clientMsgID, messageID: original.id,
+                                                 seq: original.seq, createdAt: original.createdAt, duplicate: true))
+                }
+                guard case .user(let user) = actor else { return .ready(draft) }
+                if shared == nil { shared = await Self.outcome { try await sharedSendChecks(conversationID, sender: user) } }
+                guard let checks = try shared?.get() else { throw ParleyError.conversationNotFound(conversationID) }
+                return .ready(try await reviewed(draft, by: user, in: checks))
+            })
+        }
+        return results
+    }
+
+    /// What the pre-transaction checks of every draft of a run share.
+    struct SharedSendChecks {
+        var conversation: Conversation
+        /// The other member of a direct conversation (neither blocks the other).
+        var peer: UserID?
+    }
+
+    /// Membership is checked before the policy runs, so a non-member learns nothing from it; the transaction
+    /// checks again, as the membership may change in between. In a direct conversation, a block either way refuses.
+    func sharedSendChecks(_ conversationID: String, sender user: UserID) async throws -> SharedSendChecks {
+        guard let target = try await store.sendTarget(conversationID, sender: user, lock: false, on: database.sql) else {
+            throw ParleyError.conversationNotFound(conversationID)
+        }
+        guard target.membership?.active == true else { throw ParleyError.notMember(conversationID) }
+        guard target.conversation.type == .direct, let peer = target.peer else { return SharedSendChecks(conversation: target.conversation) }
+        if try await blocks.eitherBlocks(user, peer) { throw ParleyError.blocked }
+        return SharedSendChecks(conversation: target.conversation, peer: peer)
+    }
+
+    /// A member's draft after the content policy (and without mentions of people who blocked the sender).
+    func reviewed(_ draft: MessageDraft, by user: UserID, in checks: SharedSendChecks) async throws -> MessageDraft {
         var draft = draft
-        if case .user(let user) = actor {
-            guard let target = try await store.sendTarget(draft.conversationID, sender: user, lock: false, on: database.sql) else {
-                throw ParleyError.conversationNotFound(draft.conversationID)
-            }
-            guard target.membership?.active == true else { throw ParleyError.notMember(draft.conversationID) }
-            let conversation = target.conversation
-            var context: [String: JSONValue] = [
-                "conversation_id": .string(draft.conversationID), "conversation_type": .string(conversation.type.rawValue),
-                "client_msg_id": draft.clientMsgID.map { .string($0) } ?? .null, "reply_to": draft.replyTo.map { .string($0) } ?? .null,
-                "forwarded_from": draft.forwardedFrom.map { .string($0) } ?? .null,
-            ]
-            if conversation.type == .direct, let peer = target.peer {
-                if try await blocks.eitherBlocks(user, peer) { throw ParleyError.blocked }
-                context["peer"] = .string(peer.rawValue)
-            }
-            // Someone who blocked the sender is not mentioned by them.
-            let mentioned = draft.mentions.filter { $0 != "@all" }.map { UserID(trusted: $0) }
-            if !mentioned.isEmpty {
-                let blockers = try await blocks.blockers(of: user, among: mentioned)
-                draft.mentions.removeAll { blockers.contains(UserID(trusted: $0)) }
-            }
-            context["mentions"] = .array(draft.mentions.map { .string($0) })
-            draft.body = try await reviewed(draft.body, kind: "message", messageKind: draft.kind, actor: actor, context: context)
+        var context: [String: JSONValue] = [
+            "conversation_id": .string(draft.conversationID), "conversation_type": .string(checks.conversation.type.rawValue),
+            "client_msg_id": draft.clientMsgID.map { .string($0) } ?? .null, "reply_to": draft.replyTo.map { .string($0) } ?? .null,
+            "forwarded_from": draft.forwardedFrom.map { .string($0) } ?? .null,
+        ]
+        if let peer = checks.peer { context["peer"] = .string(peer.rawValue) }
+        // Someone who blocked the sender is not mentioned by them.
+        let mentioned = draft.mentions.filter { $0 != "@all" }.map { UserID(trusted: $0) }
+        if !mentioned.isEmpty {
+            let blockers = try await blocks.blockers(of: user, among: mentioned)
+            draft.mentions.removeAll { blockers.contains(UserID(trusted: $0)) }
         }
-        return .ready(draft)
+        context["mentions"] = .array(draft.mentions.map { .string($0) })
+        draft.body = try await reviewed(draft.body, kind: "message", messageKind: draft.kind, actor: .user(user), context: context)
+        return draft
+    }
+
+    /// The index ranges of consecutive drafts to the same conversation.
+    static func runs(of drafts: [MessageDraft]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var start = 0
+        while start < drafts.count {
+            var end = start + 1
+            while end < drafts.count, drafts[end].conversationID == drafts[start].conversationID { end += 1 }
+            runs.append(start..<end)
+            start = end
+        }
+        return runs
     }
 
     static func outcome<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
@@ -521,6 +565,29 @@ extension MessagingService {
     /// The fan-out list of a committed item: each recipient with the item's position in their feed.
     public func recipients(ofItemIn conversationID: String, seq: Int64) async throws -> [(UserID, Int64)] {
         try await store.feedRecipients(conversationID, seq: seq, kind: "item", on: database.sql)
+    }
+
+    /// Committed items for the live fan-out, many at once: each position asked for that exists, with the item
+    /// and its recipients (each with the item's position in their feed). Two reads per conversation, whatever
+    /// the number of items: a window of the log holds runs of each conversation's items.
+    public func itemsForFanOut(_ positions: [ItemPosition]) async throws -> [ItemPosition: ItemForFanOut] {
+        var seqsByConversation: [String: ClosedRange<Int64>] = [:]
+        for position in positions {
+            let range = seqsByConversation[position.conversationID]
+            seqsByConversation[position.conversationID] = min(range?.lowerBound ?? position.seq, position.seq)...max(range?.upperBound ?? position.seq, position.seq)
+        }
+        let wanted = Set(positions)
+        var result: [ItemPosition: ItemForFanOut] = [:]
+        for (conversationID, seqs) in seqsByConversation {
+            let items = try await store.itemsWithReactions(conversationID, seqs: seqs, on: database.sql)
+            let recipients = try await store.feedRecipients(conversationID, seqs: seqs, kind: "item", on: database.sql)
+            for (seq, item) in items {
+                let position = ItemPosition(conversationID: conversationID, seq: seq)
+                guard wanted.contains(position) else { continue }
+                result[position] = ItemForFanOut(item: item, recipients: recipients[seq] ?? [])
+            }
+        }
+        return result
     }
 
     /// A stored item by position (the fan-out reads it after commit).

@@ -418,6 +418,38 @@ struct MessagingStore: Sendable {
         return try await withReactions([item], on: sql).first
     }
 
+    /// The items of a conversation with seqs in `seqs`, with their current reactions, by seq.
+    func itemsWithReactions(_ conversationID: String, seqs: ClosedRange<Int64>, on sql: any SQLDatabase) async throws -> [Int64: Item] {
+        let rows = try await sql.raw("""
+            SELECT i.*, EXISTS (SELECT 1 FROM messaging_reactions r WHERE r.message_id = i.id) AS reacted
+            FROM messaging_items i WHERE i.conversation_id = \(bind: conversationID)
+            AND i.seq >= \(bind: seqs.lowerBound) AND i.seq <= \(bind: seqs.upperBound)
+            """).all()
+        var items: [Int64: Item] = [:]
+        var reacted: [Item] = []
+        for row in rows {
+            let item = try Self.decodeItem(row)
+            items[item.seq] = item
+            if try row.decode(column: "reacted", as: Bool.self) { reacted.append(item) }
+        }
+        for item in try await withReactions(reacted, on: sql) { items[item.seq] = item }
+        return items
+    }
+
+    /// `feedRecipients` for every item of a conversation with seqs in `seqs`, by seq.
+    func feedRecipients(_ conversationID: String, seqs: ClosedRange<Int64>, kind: String, on sql: any SQLDatabase) async throws -> [Int64: [(UserID, Int64)]] {
+        let rows = try await sql.raw("""
+            SELECT user_id, user_seq, seq FROM messaging_feed WHERE conversation_id = \(bind: conversationID)
+            AND seq >= \(bind: seqs.lowerBound) AND seq <= \(bind: seqs.upperBound) AND kind = \(bind: kind)
+            """).all()
+        var recipients: [Int64: [(UserID, Int64)]] = [:]
+        for row in rows {
+            recipients[try row.decode(column: "seq", as: Int64.self), default: []]
+                .append((UserID(trusted: try row.decode(column: "user_id", as: String.self)), try row.decode(column: "user_seq", as: Int64.self)))
+        }
+        return recipients
+    }
+
     func item(id: String, on sql: any SQLDatabase) async throws -> Item? {
         try await sql.raw("SELECT * FROM messaging_items WHERE id = \(bind: id)").first().map(Self.decodeItem)
     }
@@ -434,13 +466,6 @@ struct MessagingStore: Sendable {
             if let clientMsgID = item.clientMsgID { items[clientMsgID] = item }
         }
         return items
-    }
-
-    func itemByClientMsgID(_ conversationID: String, sender: String, clientMsgID: String, on sql: any SQLDatabase) async throws -> Item? {
-        try await sql.raw("""
-            SELECT * FROM messaging_items WHERE conversation_id = \(bind: conversationID) AND sender_id = \(bind: sender)
-            AND client_msg_id = \(bind: clientMsgID)
-            """).first().map(Self.decodeItem)
     }
 
     func updateBody(_ itemID: String, body: JSONValue, editedAt: Date, on sql: any SQLDatabase) async throws {

@@ -134,3 +134,25 @@ public struct ConversationSummary: Sendable {
     /// For direct conversations: the other person.
     public var peer: UserID?
 }
+
+/// Where an item is: its conversation and seq.
+public struct ItemPosition: Hashable, Sendable {
+    public var conversationID: String
+    public var seq: Int64
+
+    public init(conversationID: String, seq: Int64) {
+        self.conversationID = conversationID
+        self.seq = seq
+    }
+}
+
+/// A committed item and who gets it live: each recipient with the item's position in their feed.
+public struct ItemForFanOut: Sendable {
+    public var item: Item
+    public var recipients: [(user: UserID, userSeq: Int64)]
+
+    public init(item: Item, recipients: [(user: UserID, userSeq: Int64)]) {
+        self.item = item
+        self.recipients = recipients
+    }
+}

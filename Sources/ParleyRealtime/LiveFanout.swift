@@ -75,13 +75,16 @@ public final class LiveFanout: Service, Sendable {
             let generation = wakeups.generation
             do {
                 let batch = try await events.read(after: position, limit: 500)
+                // The batch's items are read together (two reads per conversation, not two per item), then
+                // delivered in the log's order, so every user's frames still leave in feed order.
+                let items = await prefetchItems(of: batch)
                 // Writers are woken every 64 events rather than per frame: fewer hops, and frames for one
                 // connection leave in one write.
                 let wakes = WriterWakes()
                 // Whatever happens to this pass, queued frames must not wait for a wake-up that never comes.
                 defer { wakes.wakeAll() }
                 for (index, event) in batch.enumerated() {
-                    await fanOut(event, wakes: wakes)
+                    await fanOut(event, items: items, wakes: wakes)
                     position = event.position
                     if index % 64 == 63 { wakes.wakeAll() }
                 }
@@ -94,7 +97,24 @@ public final class LiveFanout: Service, Sendable {
         }
     }
 
-    func fanOut(_ event: EventEnvelope, wakes: WriterWakes) async {
+    /// The items the batch's item events name, read together; empty if that read fails (each item is then
+    /// read on its own).
+    func prefetchItems(of batch: [EventEnvelope]) async -> [ItemPosition: ItemForFanOut] {
+        let positions = batch.compactMap { event -> ItemPosition? in
+            guard case .string("item")? = event.payload["fanout"], case .string(let conversationID)? = event.payload["conversation_id"],
+                  case .int(let seq)? = event.payload["seq"] else { return nil }
+            return ItemPosition(conversationID: conversationID, seq: Int64(seq))
+        }
+        guard !positions.isEmpty else { return [:] }
+        do {
+            return try await messaging.itemsForFanOut(positions)
+        } catch {
+            logger.warning("live fan-out could not read a batch of items; reading them one by one", metadata: ["error": "\(error)"])
+            return [:]
+        }
+    }
+
+    func fanOut(_ event: EventEnvelope, items: [ItemPosition: ItemForFanOut] = [:], wakes: WriterWakes) async {
         if event.type == "moderation.suspended" || event.type == "moderation.banned", let user = event.payload["user_id"]?.stringValue {
             disconnect(UserID(trusted: user), because: event)
             return
@@ -106,7 +126,11 @@ public final class LiveFanout: Service, Sendable {
             switch kind {
             case "item":
                 guard case .int(let seq)? = event.payload["seq"] else { return }
-                try await fanOutItem(conversationID, seq: Int64(seq), wakes: wakes)
+                if let prefetched = items[ItemPosition(conversationID: conversationID, seq: Int64(seq))] {
+                    deliver(prefetched, wakes: wakes)
+                } else {
+                    try await fanOutItem(conversationID, seq: Int64(seq), wakes: wakes)
+                }
             case "read":
                 guard case .int(let readSeq)? = event.payload["read_seq"], case .string(let reader)? = event.payload["user_id"] else { return }
                 try await fanOutRead(conversationID, reader: UserID(trusted: reader), readSeq: Int64(readSeq), wakes: wakes)
@@ -135,7 +159,13 @@ public final class LiveFanout: Service, Sendable {
     func fanOutItem(_ conversationID: String, seq: Int64, wakes: WriterWakes) async throws {
         let recipients = try await messaging.recipients(ofItemIn: conversationID, seq: seq).filter { hub.isConnected($0.0) }
         guard !recipients.isEmpty, let item = try await messaging.storedItem(conversationID, seq: seq) else { return }
-        let frame = ItemFrame(item)
+        deliver(ItemForFanOut(item: item, recipients: recipients), wakes: wakes)
+    }
+
+    func deliver(_ prefetched: ItemForFanOut, wakes: WriterWakes) {
+        let recipients = prefetched.recipients.filter { hub.isConnected($0.user) }
+        guard !recipients.isEmpty else { return }
+        let frame = ItemFrame(prefetched.item)
         for (user, userSeq) in recipients {
             hub.deliver(to: user, .durable(frame.text(userSeq: userSeq)), userSeq: userSeq, wakes: wakes)
         }
