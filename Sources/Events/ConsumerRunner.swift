@@ -19,10 +19,18 @@ public protocol EventConsumer: Sendable {
     /// transaction (the cursor moves even past events the consumer ignores), so without a delay each
     /// consumer would add one write per message on the one SQLite writer.
     var batchDelay: Duration { get }
+    /// Which event types of the next batch to decode and hand to `handle` (nil: all), asked just before the
+    /// batch is read, for consumers whose interest changes at runtime. Defaults to `types`.
+    func eventFilter() async throws -> (@Sendable (String) -> Bool)?
 }
 
 extension EventConsumer {
     public var batchDelay: Duration { .milliseconds(100) }
+
+    public func eventFilter() async throws -> (@Sendable (String) -> Bool)? {
+        guard let types else { return nil }
+        return { @Sendable type in types.contains(type) }
+    }
 }
 
 /// Runs event consumers as a Service, each from its durable cursor, waking on commits and polling.
@@ -79,7 +87,7 @@ public final class ConsumerRunner: Service, Sendable {
     @discardableResult
     public func step(_ consumer: any EventConsumer) async throws -> Bool {
         let cursor = try await log.cursor(of: consumer.name)
-        let window = try await log.window(after: cursor, limit: batchSize, decoding: consumer.types)
+        let window = try await log.window(after: cursor, limit: batchSize, decoding: try await consumer.eventFilter())
         // Nothing new: an idle consumer must not open (and commit) a write transaction every poll, which would
         // also wake everything that waits for commits.
         guard let end = window.end else { return false }

@@ -95,12 +95,18 @@ public struct EventLog: EventOutbox {
     /// decoded: a reader that moves its cursor past every event, wanted or not, pays the JSON decoding only for
     /// the events it handles.
     public func window(after position: Int64, limit: Int, decoding types: Set<String>?) async throws -> EventWindow {
+        let wanted: (@Sendable (String) -> Bool)? = types.map { types in { @Sendable type in types.contains(type) } }
+        return try await window(after: position, limit: limit, decoding: wanted)
+    }
+
+    /// `window(after:limit:decoding:)` with the wanted types as a predicate (nil: all).
+    public func window(after position: Int64, limit: Int, decoding wanted: (@Sendable (String) -> Bool)?) async throws -> EventWindow {
         let rows = try await database.sql.raw("""
             SELECT * FROM events_log WHERE position > \(bind: position) ORDER BY position LIMIT \(bind: limit)
             """).all()
         var window = EventWindow(end: nil, count: rows.count, events: [])
         for row in rows {
-            if let types, !types.contains(try row.decode(column: "type", as: String.self)) { continue }
+            if let wanted, !wanted(try row.decode(column: "type", as: String.self)) { continue }
             window.events.append(try Self.decode(row))
         }
         if let last = rows.last { window.end = try last.decode(column: "position", as: Int64.self) }

@@ -76,6 +76,15 @@ extension MessagingService {
         let originals: Result<[String: Item], any Error> = clientMsgIDs.isEmpty ? .success([:]) : await Self.outcome {
             try await store.itemsByClientMsgIDs(conversationID, sender: actor.senderID, clientMsgIDs, on: database.sql)
         }
+        // The content policy may share lookups (the sender's sanctions) across the run's drafts.
+        let review = drafts.count > 1 ? ContentReviewRun() : nil
+        return await ContentReviewRun.$current.withValue(review) {
+            await prepareEach(drafts, of: conversationID, by: actor, originals: originals)
+        }
+    }
+
+    private func prepareEach(_ drafts: [MessageDraft], of conversationID: String, by actor: MessagingActor,
+                             originals: Result<[String: Item], any Error>) async -> [Result<PreparedSend, any Error>] {
         var shared: Result<SharedSendChecks, any Error>?
         var results: [Result<PreparedSend, any Error>] = []
         for draft in drafts {

@@ -29,7 +29,16 @@ public struct ModerationPolicy: ContentPolicy {
     public func review(_ submission: ContentSubmission) async throws -> ContentVerdict {
         guard let author = userID(fromLabel: submission.actor) else { return .allow }
         let subject = "user:\(author.rawValue)"
-        if let sanction = try await service.activeSanction(of: author, in: submission.context["conversation_id"]?.stringValue) {
+        let conversationID = submission.context["conversation_id"]?.stringValue
+        let sanction: Sanction?
+        if let run = ContentReviewRun.current {
+            sanction = try await run.memoized("sanction \(author.rawValue) \(conversationID ?? "")") {
+                try await service.activeSanction(of: author, in: conversationID)
+            }
+        } else {
+            sanction = try await service.activeSanction(of: author, in: conversationID)
+        }
+        if let sanction {
             let error = ParleyError.sanctioned(sanction)
             throw error
         }

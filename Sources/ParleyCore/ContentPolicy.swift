@@ -1,3 +1,5 @@
+import Synchronization
+
 /// User-generated content on its way to being stored: a message, an edit, later a comment or a ticket reply.
 public struct ContentSubmission: Sendable, Equatable {
     /// What is being written: `message`, `message_edit`, ...
@@ -74,4 +76,29 @@ public protocol HeldContentPublisher: Sendable {
     var kinds: Set<String> { get }
     /// Stores the submission as if it had just passed review; returns a reference to what was stored.
     func publish(_ submission: ContentSubmission) async throws -> String
+}
+
+/// Lookups that the content policies may share across the submissions of one run: a connection's pipelined
+/// sends to one conversation, reviewed one after the other. The author's sanctions, for instance, are read
+/// once for the run instead of once per message, so every submission of the run is judged against the same
+/// state. Set by whoever reviews a run (`ContentReviewRun.$current.withValue(ContentReviewRun()) { ... }`);
+/// nil otherwise, and then nothing is shared.
+public final class ContentReviewRun: Sendable {
+    @TaskLocal public static var current: ContentReviewRun?
+
+    private struct Memo<Value: Sendable>: Sendable {
+        let value: Value
+    }
+
+    private let memos = Mutex<[String: any Sendable]>([:])
+
+    public init() {}
+
+    /// The value remembered under `key` for this run, computed by `compute` the first time.
+    public func memoized<Value: Sendable>(_ key: String, _ compute: () async throws -> Value) async throws -> Value {
+        if let memo = memos.withLock({ $0[key] }) as? Memo<Value> { return memo.value }
+        let value = try await compute()
+        memos.withLock { $0[key] = Memo(value: value) }
+        return value
+    }
 }

@@ -37,6 +37,27 @@ import Testing
         }
     }
 
+    /// Within one review run (a connection's pipelined sends) the author's sanctions are read once: every
+    /// submission of the run sees the state the first one saw, and the next run reads it again.
+    @Test(arguments: TestDatabases.engines)
+    func aReviewRunReadsTheAuthorsSanctionsOnceAndTheNextRunAgain(engine: DatabaseEngine) async throws {
+        try await ModerationFixture.run(engine) { fixture in
+            let policy = ModerationPolicy(service: fixture.service)
+            try await ContentReviewRun.$current.withValue(ContentReviewRun()) {
+                #expect(try await policy.review(message("one")) == .allow)
+                _ = try await fixture.service.sanction(.alice, kind: .mute, duration: 600, reason: "spam", by: "user:mod")
+                #expect(try await policy.review(message("two")) == .allow, "judged against the run's first read")
+                // Another conversation is another lookup: the mute (everywhere) applies there.
+                await #expect(throws: ParleyError.self) { _ = try await policy.review(message("three", conversation: "c_2")) }
+            }
+            try await ContentReviewRun.$current.withValue(ContentReviewRun()) {
+                await #expect(throws: ParleyError.self) { _ = try await policy.review(message("four")) }
+            }
+            // Outside a run, every review reads the sanctions.
+            await #expect(throws: ParleyError.self) { _ = try await policy.review(message("five")) }
+        }
+    }
+
     @Test(arguments: TestDatabases.engines)
     func screensRewriteHoldOrRejectAndEachOutcomeIsAudited(engine: DatabaseEngine) async throws {
         try await ModerationFixture.run(engine) { fixture in

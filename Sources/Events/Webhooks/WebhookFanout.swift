@@ -13,6 +13,13 @@ public struct WebhookFanout: EventConsumer {
         self.webhooks = webhooks
     }
 
+    /// Only the types some enabled endpoint subscribes to are decoded (none when there is no endpoint). An
+    /// endpoint enabled between this read and the batch's transaction starts with the next batch.
+    public func eventFilter() async throws -> (@Sendable (String) -> Bool)? {
+        let endpoints = try await webhooks.enabledEndpoints()
+        return { type in endpoints.contains { $0.wants(type) } }
+    }
+
     public func handle(_ events: [EventEnvelope], on sql: any SQLDatabase) async throws {
         try await webhooks.fanOut(events, on: sql)
     }

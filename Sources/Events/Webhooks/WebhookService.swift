@@ -154,8 +154,12 @@ public struct WebhookService: Sendable {
 
     /// Creates the deliveries of `events` to every enabled endpoint that wants them, with their jobs, in
     /// the caller's transaction. A (endpoint, event) pair is delivered once however often this runs.
+    func enabledEndpoints(on sql: (any SQLDatabase)? = nil) async throws -> [WebhookEndpoint] {
+        try await (sql ?? database.sql).raw("SELECT * FROM events_webhook_endpoints WHERE enabled = \(bind: true)").all().map(Self.decodeEndpoint)
+    }
+
     func fanOut(_ events: [EventEnvelope], on sql: any SQLDatabase) async throws {
-        let endpoints = try await sql.raw("SELECT * FROM events_webhook_endpoints WHERE enabled = \(bind: true)").all().map(Self.decodeEndpoint)
+        let endpoints = try await enabledEndpoints(on: sql)
         guard !endpoints.isEmpty else { return }
         for event in events {
             for endpoint in endpoints where endpoint.wants(event.type) {
