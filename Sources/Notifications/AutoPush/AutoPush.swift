@@ -157,6 +157,12 @@ public struct AutoPushPlanner: EventConsumer {
     public let types: Set<String>? = ["message.created"]
     let autoPush: AutoPush
 
+    /// While pushes are off or no push provider is configured, no event is decoded: the cursor just moves on.
+    public func eventFilter() async throws -> (@Sendable (String) -> Bool)? {
+        guard autoPush.settings.enabled, try await autoPush.dispatcher.isAvailable() else { return { _ in false } }
+        return { type in type == "message.created" }
+    }
+
     public func handle(_ events: [EventEnvelope], on sql: any SQLDatabase) async throws {
         // Nothing to do, and nothing to read, while pushes are off or no push provider is configured.
         guard autoPush.settings.enabled, try await autoPush.dispatcher.isAvailable() else { return }
