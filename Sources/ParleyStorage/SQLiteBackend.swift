@@ -99,6 +99,7 @@ final class SQLiteBackend: DatabaseBackend {
     }
 
     func close() async {
+        SQLiteStatementStats.writeReport()
         checkpointer.cancel()
         await checkpointer.value
         readers.closeAll()

@@ -64,6 +64,15 @@ final class SQLiteHandle: Sendable {
     /// not run and the call returns false (reader connections hand writes to the writer).
     @discardableResult
     func execute(_ sql: String, binds: [SQLiteData], onlyIfReadOnly: Bool = false, onRow: (SQLiteResultRow) throws -> Void) throws -> Bool {
+        if SQLiteStatementStats.enabled {
+            let start = ContinuousClock.now
+            defer { SQLiteStatementStats.recordStatement(sql, since: start) }
+            return try run(sql, binds: binds, onlyIfReadOnly: onlyIfReadOnly, onRow: onRow)
+        }
+        return try run(sql, binds: binds, onlyIfReadOnly: onlyIfReadOnly, onRow: onRow)
+    }
+
+    private func run(_ sql: String, binds: [SQLiteData], onlyIfReadOnly: Bool, onRow: (SQLiteResultRow) throws -> Void) throws -> Bool {
         try state.withLock { state in
             guard !state.closed else { throw SQLiteStatementError(code: SQLITE_MISUSE, message: "the connection is closed", sql: sql) }
             let prepared = try preparedStatement(sql, in: &state)

@@ -40,6 +40,7 @@ final class SQLiteWriter: Sendable {
     /// Runs `body` in a write transaction and returns its value once that transaction has committed.
     func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         await takeTurn()
+        let turnStart = ContinuousClock.now
         // Only the caller holding the turn touches the connection, so SQLite's own state says whether a group
         // is open (a previous caller handed over without committing).
         let joinsGroup = handle.inTransaction
@@ -60,6 +61,7 @@ final class SQLiteWriter: Sendable {
             throw error
         }
 
+        if SQLiteStatementStats.enabled { SQLiteStatementStats.recordWriterBusy(since: turnStart) }
         // Someone is waiting: let them run inside this transaction and commit for us both later.
         let handedOver: Bool = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
             let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
@@ -74,6 +76,8 @@ final class SQLiteWriter: Sendable {
             }
         }
         if handedOver { return value }
+        let commitStart = ContinuousClock.now
+        defer { if SQLiteStatementStats.enabled { SQLiteStatementStats.recordWriterBusy(since: commitStart) } }
         try commitGroup()
         return value
     }

@@ -107,10 +107,13 @@ import Testing
     }
 
     @Test func theREADMEWalkthroughWorksAgainstTheRealBinaryAndShutdownSaysGoaway() async throws {
-        let server = try await Self.startServer()
+        // The SQLite statement report (a developer diagnostic) is written when the server stops.
+        let statsFile = FileManager.default.temporaryDirectory.appendingPathComponent("parley-sqlite-stats-\(UUID().uuidString).txt")
+        let server = try await Self.startServer(environment: ["PARLEY_SQLITE_STATS": statsFile.path])
         defer {
             if server.process.isRunning { server.process.terminate() }
             try? FileManager.default.removeItem(at: server.dataDirectory)
+            try? FileManager.default.removeItem(at: statsFile)
         }
         #expect(FileManager.default.fileExists(atPath: server.dataDirectory.appendingPathComponent("parley.sqlite").path))
         #expect(FileManager.default.fileExists(atPath: server.dataDirectory.appendingPathComponent("secret").path))
@@ -145,5 +148,8 @@ import Testing
         #expect(!server.process.isRunning)
         #expect(server.process.terminationStatus == 0)
         socket.close()
+        let report = try String(contentsOf: statsFile, encoding: .utf8)
+        #expect(report.hasPrefix("writer busy ms\t"))
+        #expect(report.contains("\tINSERT INTO identity_users"), "the user upsert is among the statements counted")
     }
 }
