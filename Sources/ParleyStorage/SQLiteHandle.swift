@@ -36,6 +36,8 @@ final class SQLiteHandle: Sendable {
 
     private nonisolated(unsafe) let raw: OpaquePointer
     private let state = Mutex(State())
+    /// Frames in the WAL after this connection's latest commit, once `trackWALFrames` is on (the writer's).
+    let walFrames = Atomic<Int>(0)
 
     private init(raw: OpaquePointer) {
         self.raw = raw
@@ -103,6 +105,18 @@ final class SQLiteHandle: Sendable {
                 sqlite_nio_sqlite3_free(message)
                 throw SQLiteStatementError(code: status, message: text, sql: sql)
             }
+        }
+    }
+
+    /// Keeps `walFrames` up to date through SQLite's WAL hook, which runs after every commit on this connection.
+    /// (The hook replaces SQLite's automatic checkpoint, which Parley turns off anyway.)
+    func trackWALFrames() {
+        state.withLock { _ in
+            sqlite_nio_sqlite3_wal_hook(raw, { context, _, _, frames in
+                guard let context else { return SQLITE_OK }
+                Unmanaged<SQLiteHandle>.fromOpaque(context).takeUnretainedValue().walFrames.store(Int(frames), ordering: .relaxed)
+                return SQLITE_OK
+            }, Unmanaged.passUnretained(self).toOpaque())
         }
     }
 

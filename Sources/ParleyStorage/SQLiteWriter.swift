@@ -21,7 +21,14 @@ final class SQLiteWriter: Sendable {
         var waiting: [CheckedContinuation<Void, Never>] = []
         /// Callers whose bodies ran inside the open transaction and who wait for its COMMIT.
         var awaitingCommit: [CheckedContinuation<Bool, any Error>] = []
+        /// The WAL's size when the writer last checkpointed it itself (`checkpointIfStarved`).
+        var lastBackstopFrames = 0
     }
+
+    /// WAL frames (about 16 MB) past which the writer checkpoints itself after a commit: the background
+    /// checkpointer (`SQLiteBackend.checkpoint`) normally keeps the WAL near 1,000 frames, but a task starved of
+    /// CPU on a busy machine fell behind (a test measured 117 MB), and the WAL grows with every commit meanwhile.
+    static let backstopFrames = 4_000
 
     /// Bodies committed together at most, so one commit's latency stays bounded under a steady stream.
     static let maxGroup = 64
@@ -32,6 +39,7 @@ final class SQLiteWriter: Sendable {
     private let logger: Logger
 
     init(handle: SQLiteHandle, logger: Logger) {
+        handle.trackWALFrames()
         self.handle = handle
         self.database = SQLiteDirectDatabase(source: .pinned(handle), logger: logger)
         self.logger = logger
@@ -165,7 +173,28 @@ final class SQLiteWriter: Sendable {
             throw error
         }
         for member in takeMembers() { member.resume(returning: true) }
+        checkpointIfStarved()
         if endingTurn { endTurn() }
+    }
+
+    /// The backstop for a background checkpointer that fell behind: a PASSIVE checkpoint on this connection while
+    /// it still holds the turn (so nothing new is written meanwhile), after which the next transaction starts the
+    /// WAL over. Done again only after the WAL grew by another `backstopFrames` (a long reader can keep it from
+    /// starting over, and each checkpoint syncs the database file).
+    private func checkpointIfStarved() {
+        let frames = handle.walFrames.load(ordering: .relaxed)
+        let due = state.withLock { state -> Bool in
+            if frames < state.lastBackstopFrames { state.lastBackstopFrames = 0 }  // it started over since
+            guard frames > state.lastBackstopFrames + Self.backstopFrames else { return false }
+            state.lastBackstopFrames = frames
+            return true
+        }
+        guard due else { return }
+        do {
+            try run("PRAGMA wal_checkpoint(PASSIVE)")
+        } catch {
+            logger.warning("SQLite checkpoint after commit failed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Rolls the open transaction back and tells its waiting members (with `error`, or a generic one).
