@@ -100,16 +100,35 @@ public struct EventLog: EventOutbox {
     }
 
     /// `window(after:limit:decoding:)` with the wanted types as a predicate (nil: all).
+    ///
+    /// With a filter, positions and types are read first and only the wanted rows whole, so a reader that wants
+    /// few of the events (most consumers, most of the time) does not copy every payload out of the database.
     public func window(after position: Int64, limit: Int, decoding wanted: (@Sendable (String) -> Bool)?) async throws -> EventWindow {
-        let rows = try await database.sql.raw("""
-            SELECT * FROM events_log WHERE position > \(bind: position) ORDER BY position LIMIT \(bind: limit)
+        guard let wanted else {
+            let rows = try await database.sql.raw("""
+                SELECT * FROM events_log WHERE position > \(bind: position) ORDER BY position LIMIT \(bind: limit)
+                """).all()
+            return EventWindow(end: try rows.last?.decode(column: "position", as: Int64.self), count: rows.count, events: try rows.map(Self.decode))
+        }
+        let heads = try await database.sql.raw("""
+            SELECT position, type FROM events_log WHERE position > \(bind: position) ORDER BY position LIMIT \(bind: limit)
             """).all()
-        var window = EventWindow(end: nil, count: rows.count, events: [])
-        for row in rows {
-            if let wanted, !wanted(try row.decode(column: "type", as: String.self)) { continue }
+        var positions: [Int64] = []
+        for head in heads where wanted(try head.decode(column: "type", as: String.self)) {
+            positions.append(try head.decode(column: "position", as: Int64.self))
+        }
+        var window = EventWindow(end: try heads.last?.decode(column: "position", as: Int64.self), count: heads.count, events: [])
+        guard !positions.isEmpty else { return window }
+        // Every position read above is committed, so all of them are found. A range (one statement text, kept
+        // prepared) rather than an IN list of varying length; rows in it that are not wanted are skipped.
+        let wantedPositions = Set(positions)
+        let rows = try await database.sql.raw("""
+            SELECT * FROM events_log WHERE position >= \(bind: positions[0]) AND position <= \(bind: positions[positions.count - 1])
+            ORDER BY position
+            """).all()
+        for row in rows where wantedPositions.contains(try row.decode(column: "position", as: Int64.self)) {
             window.events.append(try Self.decode(row))
         }
-        if let last = rows.last { window.end = try last.decode(column: "position", as: Int64.self) }
         return window
     }
 

@@ -27,6 +27,29 @@ import Testing
         }
     }
 
+    /// A window spans `limit` events of any type (its end is where a reader's cursor moves) and decodes only the
+    /// wanted ones, in order, whether they are none, some or all of it.
+    @Test(arguments: TestDatabases.engines)
+    func aWindowSpansEveryTypeAndDecodesOnlyTheWantedOnes(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withDatabase(engine, migrations: [EventLog.migrations]) { database in
+            let log = EventLog(database: database, ids: SortableIDGenerator())
+            try await database.transaction { sql in
+                try await log.append([event("a.one", 1), event("b.two", 2), event("a.one", 3), event("c.three", 4), event("a.one", 5)], on: sql)
+            }
+            let all = try await log.read(after: 0, limit: 10)
+            let some = try await log.window(after: 0, limit: 4, decoding: ["a.one"])
+            #expect(some.count == 4 && some.end == all[3].position)
+            #expect(some.events.map(\.subject) == ["test:1", "test:3"])
+            #expect(some.events.map(\.payload) == [.object(["n": 1]), .object(["n": 3])])
+            let none = try await log.window(after: 0, limit: 10, decoding: { @Sendable _ in false })
+            #expect(none.count == 5 && none.end == all[4].position && none.events.isEmpty)
+            let every = try await log.window(after: all[0].position, limit: 10, decoding: nil as Set<String>?)
+            #expect(every.events.map(\.subject) == ["test:2", "test:3", "test:4", "test:5"] && every.end == all[4].position)
+            let empty = try await log.window(after: all[4].position, limit: 10, decoding: ["a.one"])
+            #expect(empty.count == 0 && empty.end == nil && empty.events.isEmpty)
+        }
+    }
+
     @Test(arguments: TestDatabases.engines)
     func aRolledBackTransactionLeavesNoEvent(engine: DatabaseEngine) async throws {
         struct Abort: Error {}
