@@ -105,10 +105,8 @@ public struct EventLog: EventOutbox {
     /// few of the events (most consumers, most of the time) does not copy every payload out of the database.
     public func window(after position: Int64, limit: Int, decoding wanted: (@Sendable (String) -> Bool)?) async throws -> EventWindow {
         guard let wanted else {
-            let rows = try await database.sql.raw("""
-                SELECT * FROM events_log WHERE position > \(bind: position) ORDER BY position LIMIT \(bind: limit)
-                """).all()
-            return EventWindow(end: try rows.last?.decode(column: "position", as: Int64.self), count: rows.count, events: try rows.map(Self.decode))
+            let events = try await read(after: position, limit: limit)
+            return EventWindow(end: events.last?.position, count: events.count, events: events)
         }
         let heads = try await database.sql.raw("""
             SELECT position, type FROM events_log WHERE position > \(bind: position) ORDER BY position LIMIT \(bind: limit)

@@ -47,7 +47,7 @@ extension MessagingService {
                 for entry in ready { outcomes[entry.index] = await Self.outcome { try await store(entry.draft, by: actor) } }
             }
         }
-        return outcomes.map { $0 ?? .failure(ParleyError(.internal, code: "internal.error", message: "Something went wrong on our side.")) }
+        return outcomes.map { $0 ?? .failure(ParleyError.internalError) }
     }
 
     /// What is left to do for a draft once its checks outside the transaction are done.
@@ -62,7 +62,7 @@ extension MessagingService {
     /// and the content policy.
     func prepare(_ draft: MessageDraft, by actor: MessagingActor) async throws -> PreparedSend {
         guard let prepared = await prepareRun([draft], by: actor).first else {
-            throw ParleyError(.internal, code: "internal.error", message: "Something went wrong on our side.")
+            throw ParleyError.internalError
         }
         return try prepared.get()
     }
@@ -94,8 +94,7 @@ extension MessagingService {
                 }
                 // A retry of a stored send is answered without asking the content policy again.
                 if let clientMsgID = draft.clientMsgID, let original = try originals.get()[clientMsgID] {
-                    return .answered(SendReceipt(conversationID: original.conversationID, clientMsgID: clientMsgID, messageID: original.id,
-                                                 seq: original.seq, createdAt: original.createdAt, duplicate: true))
+                    return .answered(SendReceipt(for: original, duplicate: true))
                 }
                 guard case .user(let user) = actor else { return .ready(draft) }
                 if shared == nil { shared = await Self.outcome { try await sharedSendChecks(conversationID, sender: user) } }
@@ -166,7 +165,7 @@ extension MessagingService {
     func store(_ draft: MessageDraft, by actor: MessagingActor) async throws -> SendReceipt {
         try await database.transaction { sql in
             guard let outcome = try await self.storeRun([draft], by: actor, on: sql).first else {
-                throw ParleyError(.internal, code: "internal.error", message: "Something went wrong on our side.")
+                throw ParleyError.internalError
             }
             return try outcome.get()
         }
@@ -216,20 +215,18 @@ extension MessagingService {
             fresh.map(\.draft), to: target.conversation, senderID: actor.senderID, actor: actor.label, at: now, on: sql
         )
         for (entry, item) in zip(fresh, items) {
-            outcomes[entry.index] = .success(SendReceipt(conversationID: conversationID, clientMsgID: item.clientMsgID, messageID: item.id,
-                                                         seq: item.seq, createdAt: now, duplicate: false))
+            outcomes[entry.index] = .success(SendReceipt(for: item, duplicate: false))
             if let clientMsgID = item.clientMsgID { originals[clientMsgID] = item }
         }
         for (index, clientMsgID) in repeats {
             guard let original = originals[clientMsgID] else { continue }
-            outcomes[index] = .success(SendReceipt(conversationID: conversationID, clientMsgID: clientMsgID, messageID: original.id,
-                                                   seq: original.seq, createdAt: original.createdAt, duplicate: true))
+            outcomes[index] = .success(SendReceipt(for: original, duplicate: true))
         }
         if let sender, let last = items.last {
             // Your own message is read by you.
             _ = try await store.advanceRead(conversationID, sender, to: last.seq, on: sql)
         }
-        return outcomes.map { $0 ?? .failure(ParleyError(.internal, code: "internal.error", message: "Something went wrong on our side.")) }
+        return outcomes.map { $0 ?? .failure(ParleyError.internalError) }
     }
 
     /// A draft as it may be stored under the rules of `target` (the conversation as read under its lock), or
@@ -569,11 +566,6 @@ extension MessagingService {
             total += removed
             if removed < 5000 { return total }
         }
-    }
-
-    /// The fan-out list of a committed item: each recipient with the item's position in their feed.
-    public func recipients(ofItemIn conversationID: String, seq: Int64) async throws -> [(UserID, Int64)] {
-        try await store.feedRecipients(conversationID, seq: seq, kind: "item", on: database.sql)
     }
 
     /// Committed items for the live fan-out, many at once: each position asked for that exists, with the item

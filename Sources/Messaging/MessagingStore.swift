@@ -382,14 +382,6 @@ struct MessagingStore: Sendable {
         }
         let count = seqs.count
         try await sql.raw("UPDATE messaging_feed_heads SET head = head + \(bind: count) WHERE \(filter)").run()
-        if count == 1 {
-            try await sql.raw("""
-                INSERT INTO messaging_feed (user_id, user_seq, conversation_id, seq, kind, created_at)
-                SELECT user_id, head, \(bind: conversationID), \(bind: seqs[0]), \(bind: kind), \(bind: now.unixMilliseconds)
-                FROM messaging_feed_heads WHERE \(filter)
-                """).run()
-            return
-        }
         // Entry k (1-based) of a recipient whose head just moved to H is at H - count + k.
         let entries: [SQLQueryString] = seqs.enumerated().map { offset, seq in
             "SELECT CAST(\(bind: offset + 1) AS BIGINT) AS k, CAST(\(bind: seq) AS BIGINT) AS seq"
@@ -409,16 +401,11 @@ struct MessagingStore: Sendable {
 
     /// An item with its current reactions; one read when nobody has reacted to it (a new message, as a rule).
     func itemWithReactions(_ conversationID: String, seq: Int64, on sql: any SQLDatabase) async throws -> Item? {
-        guard let row = try await sql.raw("""
-            SELECT i.*, EXISTS (SELECT 1 FROM messaging_reactions r WHERE r.message_id = i.id) AS reacted
-            FROM messaging_items i WHERE i.conversation_id = \(bind: conversationID) AND i.seq = \(bind: seq)
-            """).first() else { return nil }
-        let item = try Self.decodeItem(row)
-        guard try row.decode(column: "reacted", as: Bool.self) else { return item }
-        return try await withReactions([item], on: sql).first
+        try await itemsWithReactions(conversationID, seqs: seq...seq, on: sql)[seq]
     }
 
-    /// The items of a conversation with seqs in `seqs`, with their current reactions, by seq.
+    /// The items of a conversation with seqs in `seqs`, with their current reactions, by seq. Reactions are read
+    /// only for items someone reacted to (new messages, as a rule, have none).
     func itemsWithReactions(_ conversationID: String, seqs: ClosedRange<Int64>, on sql: any SQLDatabase) async throws -> [Int64: Item] {
         let rows = try await sql.raw("""
             SELECT i.*, EXISTS (SELECT 1 FROM messaging_reactions r WHERE r.message_id = i.id) AS reacted
@@ -617,12 +604,7 @@ struct MessagingStore: Sendable {
 
     /// Who gets an item in their feed, with the feed position it has there: the fan-out list.
     func feedRecipients(_ conversationID: String, seq: Int64, kind: String, on sql: any SQLDatabase) async throws -> [(UserID, Int64)] {
-        try await sql.raw("""
-            SELECT user_id, user_seq FROM messaging_feed WHERE conversation_id = \(bind: conversationID) AND seq = \(bind: seq)
-            AND kind = \(bind: kind)
-            """).all().map { row in
-            (UserID(trusted: try row.decode(column: "user_id", as: String.self)), try row.decode(column: "user_seq", as: Int64.self))
-        }
+        try await feedRecipients(conversationID, seqs: seq...seq, kind: kind, on: sql)[seq] ?? []
     }
 
     /// The feed's epoch: created once; a new epoch tells clients their resume tokens mean nothing any more.

@@ -124,6 +124,14 @@ public struct SendReceipt: Sendable, Equatable {
     public var duplicate: Bool
 }
 
+extension SendReceipt {
+    /// The receipt of a stored message: its first send's (`duplicate: false`) or a retry's (`duplicate: true`).
+    init(for item: Item, duplicate: Bool) {
+        self.init(conversationID: item.conversationID, clientMsgID: item.clientMsgID, messageID: item.id, seq: item.seq,
+                  createdAt: item.createdAt, duplicate: duplicate)
+    }
+}
+
 /// A conversation as one member sees it in their list.
 public struct ConversationSummary: Sendable {
     public var conversation: Conversation

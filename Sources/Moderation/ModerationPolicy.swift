@@ -30,13 +30,8 @@ public struct ModerationPolicy: ContentPolicy {
         guard let author = userID(fromLabel: submission.actor) else { return .allow }
         let subject = "user:\(author.rawValue)"
         let conversationID = submission.context["conversation_id"]?.stringValue
-        let sanction: Sanction?
-        if let run = ContentReviewRun.current {
-            sanction = try await run.memoized("sanction \(author.rawValue) \(conversationID ?? "")") {
-                try await service.activeSanction(of: author, in: conversationID)
-            }
-        } else {
-            sanction = try await service.activeSanction(of: author, in: conversationID)
+        let sanction = try await ContentReviewRun.shared("sanction \(author.rawValue) \(conversationID ?? "")") {
+            try await service.activeSanction(of: author, in: conversationID)
         }
         if let sanction {
             let error = ParleyError.sanctioned(sanction)

@@ -94,6 +94,13 @@ public final class ContentReviewRun: Sendable {
 
     public init() {}
 
+    /// The value remembered under `key` in the current run, computed by `compute` the first time; outside a run,
+    /// computed every time.
+    public static func shared<Value: Sendable>(_ key: String, _ compute: () async throws -> Value) async throws -> Value {
+        guard let run = current else { return try await compute() }
+        return try await run.memoized(key, compute)
+    }
+
     /// The value remembered under `key` for this run, computed by `compute` the first time.
     public func memoized<Value: Sendable>(_ key: String, _ compute: () async throws -> Value) async throws -> Value {
         if let memo = memos.withLock({ $0[key] }) as? Memo<Value> { return memo.value }

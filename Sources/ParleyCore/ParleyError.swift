@@ -37,6 +37,11 @@ public struct ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(code): \(message)" }
 }
 
+extension ParleyError {
+    /// A failure of Parley's own (a bug or a broken invariant), told to the client without its details.
+    public static let internalError = ParleyError(.internal, code: "internal.error", message: "Something went wrong on our side.")
+}
+
 // Errors about the shape of a request, shared by every context and transport.
 extension ParleyError {
     public static func malformedJSON(_ reason: String) -> ParleyError {

@@ -126,10 +126,12 @@ public final class LiveFanout: Service, Sendable {
             switch kind {
             case "item":
                 guard case .int(let seq)? = event.payload["seq"] else { return }
-                if let prefetched = items[ItemPosition(conversationID: conversationID, seq: Int64(seq))] {
-                    deliver(prefetched, wakes: wakes)
-                } else {
-                    try await fanOutItem(conversationID, seq: Int64(seq), wakes: wakes)
+                let position = ItemPosition(conversationID: conversationID, seq: Int64(seq))
+                if let item = items[position] {
+                    deliver(item, wakes: wakes)
+                } else if let item = try await messaging.itemsForFanOut([position])[position] {
+                    // Read on its own: the batch's read failed.
+                    deliver(item, wakes: wakes)
                 }
             case "read":
                 guard case .int(let readSeq)? = event.payload["read_seq"], case .string(let reader)? = event.payload["user_id"] else { return }
@@ -154,12 +156,6 @@ public final class LiveFanout: Service, Sendable {
             session.reply(frame)
             session.finish()
         }
-    }
-
-    func fanOutItem(_ conversationID: String, seq: Int64, wakes: WriterWakes) async throws {
-        let recipients = try await messaging.recipients(ofItemIn: conversationID, seq: seq).filter { hub.isConnected($0.0) }
-        guard !recipients.isEmpty, let item = try await messaging.storedItem(conversationID, seq: seq) else { return }
-        deliver(ItemForFanOut(item: item, recipients: recipients), wakes: wakes)
     }
 
     func deliver(_ prefetched: ItemForFanOut, wakes: WriterWakes) {

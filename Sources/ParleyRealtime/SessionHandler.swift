@@ -67,7 +67,7 @@ final class SessionHandler: Sendable {
             session.reply(FrameCodec.error(id: requestID, error))
         } else {
             logger.error("gateway frame failed", metadata: ["error": "\(String(reflecting: error))", "user": "\(user.rawValue)"])
-            session.reply(FrameCodec.error(id: requestID, ParleyError(.internal, code: "internal.error", message: "Something went wrong on our side.")))
+            session.reply(FrameCodec.error(id: requestID, ParleyError.internalError))
         }
     }
 
