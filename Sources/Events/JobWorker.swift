@@ -20,8 +20,10 @@ public protocol JobHandler: Sendable {
 /// takes over jobs left `running` by a crashed predecessor. On PostgreSQL any number may run; a crashed
 /// worker's jobs are claimed again when their leases expire.
 ///
-/// It wakes on local commits and, on PostgreSQL, on `NOTIFY parley_jobs` from other processes; it
-/// also polls, and sleeps no longer than until the next scheduled retry.
+/// It wakes when a committed transaction enqueued or retried jobs (`parley_jobs`: PostgreSQL's `NOTIFY`, from
+/// any process, or SQLite's in-process signal) and when one of its own attempts ends; it also polls, and sleeps
+/// no longer than until the next scheduled retry. It does not wake on other commits: it used to, and looked
+/// for jobs (two reads) after every message sent.
 public final class JobWorker: Service, Sendable {
     let queue: JobQueue
     let handlers: [String: any JobHandler]
@@ -33,6 +35,7 @@ public final class JobWorker: Service, Sendable {
     private let wakeups = ChangeSignal()
     private let inFlight = Atomic<Int>(0)
     private let finished = Atomic<Int>(0)
+    private let looks = Atomic<Int>(0)
 
     public init(queue: JobQueue, handlers: [any JobHandler], database: Database, workerID: String, concurrency: Int = 8,
                 pollInterval: Duration = .seconds(1), logger: Logger) {
@@ -47,6 +50,8 @@ public final class JobWorker: Service, Sendable {
 
     /// Attempts this worker has finished (succeeded or failed), for metrics and tests.
     public var finishedAttempts: Int { finished.load(ordering: .relaxed) }
+    /// How many times this worker has looked for due jobs, for tests.
+    public var looksForJobs: Int { looks.load(ordering: .relaxed) }
 
     public func run() async throws {
         let kinds = Set(handlers.keys)
@@ -56,15 +61,6 @@ public final class JobWorker: Service, Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     await self.database.listen(JobQueue.notifyChannel, logger: self.logger) { self.wakeups.notify() }
-                }
-                group.addTask {
-                    // Local commits (SQLite, or this node on PostgreSQL) wake the loop too.
-                    var seen = self.database.commits.generation
-                    while !Task.isCancelled {
-                        await self.database.commits.wait(since: seen, timeout: .seconds(3600))
-                        seen = self.database.commits.generation
-                        self.wakeups.notify()
-                    }
                 }
                 group.addTask { await self.loop(kinds: kinds) }
                 await group.next()
@@ -80,6 +76,7 @@ public final class JobWorker: Service, Sendable {
                 let free = concurrency - inFlight.load(ordering: .relaxed)
                 var claimed: [Job] = []
                 if free > 0 {
+                    looks.add(1, ordering: .relaxed)
                     do {
                         let lease = handlers.values.map(\.timeout).max() ?? 60
                         claimed = try await queue.claim(kinds: kinds, limit: free, worker: workerID, lease: lease + 30)

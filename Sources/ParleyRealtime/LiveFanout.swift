@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// task dies right after the commit.
 ///
 /// It starts at the log's head (connections that were away recover through their resume token), wakes
-/// on every local commit, and polls as a fallback (commits of other nodes on a shared PostgreSQL).
+/// when a commit wrote events, and polls as a fallback.
 public final class LiveFanout: Service, Sendable {
     let hub: ConnectionHub
     let events: EventLog
@@ -38,20 +38,23 @@ public final class LiveFanout: Service, Sendable {
 
     public func run() async throws {
         let start = try await events.headPosition()
-        // Wake-ups: local commits, and on PostgreSQL the NOTIFY every event-writing transaction sends, so
-        // items committed through another node reach this node's connections at once, not at the next poll.
+        // Wake-ups: the notification every event-writing transaction sends once committed (on PostgreSQL from
+        // any node, so items committed through another node reach this node's connections at once, not at the
+        // next poll); on PostgreSQL also this node's own commits, which need no round trip through the server.
         let wakeups = ChangeSignal()
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     await self.database.listen(EventLog.notifyChannel, logger: self.logger) { wakeups.notify() }
                 }
-                group.addTask {
-                    var seen = self.database.commits.generation
-                    while !Task.isCancelled {
-                        await self.database.commits.wait(since: seen, timeout: .seconds(3600))
-                        seen = self.database.commits.generation
-                        wakeups.notify()
+                if self.database.engine == .postgres {
+                    group.addTask {
+                        var seen = self.database.commits.generation
+                        while !Task.isCancelled {
+                            await self.database.commits.wait(since: seen, timeout: .seconds(3600))
+                            seen = self.database.commits.generation
+                            wakeups.notify()
+                        }
                     }
                 }
                 group.addTask { await self.tail(from: start, wakeups: wakeups) }

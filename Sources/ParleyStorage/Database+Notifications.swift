@@ -2,20 +2,38 @@ import Foundation
 import Logging
 import PostgresNIO
 import SQLKit
+import Synchronization
 
 extension Database {
-    /// Wakes waiters on other processes: on PostgreSQL a `NOTIFY` on `channel`, delivered when the
-    /// surrounding transaction commits; on SQLite nothing (one process; `commits` covers it).
+    /// Wakes the listeners of `channel` once the surrounding transaction commits: on PostgreSQL a `NOTIFY`
+    /// (every process listening, this one included); on SQLite (one process) an in-process signal, sent by
+    /// `transaction` after its COMMIT, or at once when `sql` is not inside a transaction (it autocommitted).
     public func notify(_ channel: String, on sql: any SQLDatabase) async throws {
-        guard engine == .postgres else { return }
+        guard engine == .postgres else {
+            if let pending = PendingNotifications.current {
+                pending.add(channel)
+            } else {
+                localChannels.signal(channel).notify()
+            }
+            return
+        }
         try await sql.raw("SELECT pg_notify(\(bind: channel), '')").run()
     }
 
-    /// Calls `onNotify` for every `NOTIFY` on `channel` until the task is cancelled, reconnecting after
-    /// errors. On SQLite it only waits for cancellation.
+    /// Calls `onNotify` for every notification on `channel` until the task is cancelled: PostgreSQL's `NOTIFY`
+    /// (reconnecting after errors), or on SQLite the in-process signal.
     public func listen(_ channel: String, logger: Logger, onNotify: @escaping @Sendable () -> Void) async {
         guard let postgres = backend as? PostgresBackend else {
-            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            let signal = localChannels.signal(channel)
+            var seen = signal.generation
+            while !Task.isCancelled {
+                await signal.wait(since: seen, timeout: .seconds(3600))
+                guard !Task.isCancelled else { return }
+                if signal.generation != seen {
+                    seen = signal.generation
+                    onNotify()
+                }
+            }
             return
         }
         while !Task.isCancelled {
@@ -31,6 +49,31 @@ extension Database {
                 logger.warning("LISTEN failed; retrying", metadata: ["channel": .string(channel), "error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
             }
+        }
+    }
+}
+
+/// The channels a transaction's body notified, delivered by `Database.transaction` after its COMMIT.
+/// Task-local, because the body runs in the caller's task (both engines) and `notify` sees only a connection.
+final class PendingNotifications: Sendable {
+    @TaskLocal static var current: PendingNotifications?
+
+    private let names = Mutex<Set<String>>([])
+
+    func add(_ channel: String) { names.withLock { _ = $0.insert(channel) } }
+    var channels: Set<String> { names.withLock { $0 } }
+}
+
+/// One `ChangeSignal` per channel name, made on first use.
+final class LocalChannels: Sendable {
+    private let signals = Mutex<[String: ChangeSignal]>([:])
+
+    func signal(_ channel: String) -> ChangeSignal {
+        signals.withLock { signals in
+            if let signal = signals[channel] { return signal }
+            let signal = ChangeSignal()
+            signals[channel] = signal
+            return signal
         }
     }
 }

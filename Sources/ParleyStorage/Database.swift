@@ -13,6 +13,8 @@ public final class Database: Sendable {
     let backend: any DatabaseBackend
     /// Signalled after every committed transaction of this process.
     public let commits = ChangeSignal()
+    /// In-process channels of `notify`/`listen` (SQLite: its only delivery; see Database+Notifications.swift).
+    let localChannels = LocalChannels()
 
     init(engine: DatabaseEngine, backend: any DatabaseBackend) {
         self.engine = engine
@@ -35,8 +37,14 @@ public final class Database: Sendable {
 
     /// Runs `body` inside one transaction; commits when it returns, rolls back when it throws.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let result = try await backend.transaction(engine: engine, body)
+        let notifications = PendingNotifications()
+        let result = try await PendingNotifications.$current.withValue(notifications) {
+            try await backend.transaction(engine: engine, body)
+        }
         commits.notify()
+        // Committed: now the channels the body notified may wake their listeners (before the commit they would
+        // have looked and found nothing).
+        for channel in notifications.channels { localChannels.signal(channel).notify() }
         return result
     }
 
