@@ -211,9 +211,11 @@ extension MessagingService {
             }
             fresh.append(entry)
         }
-        let items = try await store.appendMessages(
+        let stored = try await store.appendMessages(
             fresh.map(\.draft), to: target.conversation, senderID: actor.senderID, actor: actor.label, at: now, on: sql
         )
+        recentMessages.offer(stored)
+        let items = stored.map(\.item)
         for (entry, item) in zip(fresh, items) {
             outcomes[entry.index] = .success(SendReceipt(for: item, duplicate: false))
             if let clientMsgID = item.clientMsgID { originals[clientMsgID] = item }
@@ -569,16 +571,18 @@ extension MessagingService {
     }
 
     /// Committed items for the live fan-out, many at once: each position asked for that exists, with the item
-    /// and its recipients (each with the item's position in their feed). Two reads per conversation, whatever
-    /// the number of items: a window of the log holds runs of each conversation's items.
-    public func itemsForFanOut(_ positions: [ItemPosition]) async throws -> [ItemPosition: ItemForFanOut] {
+    /// and its recipients (each with the item's position in their feed). `ids` are the message ids the log
+    /// names at those positions: a message this process just stored under that id comes from memory
+    /// (`RecentMessages`); the rest cost two reads per conversation, whatever the number of items (a window
+    /// of the log holds runs of each conversation's items).
+    public func itemsForFanOut(_ positions: [ItemPosition], ids: [ItemPosition: String] = [:]) async throws -> [ItemPosition: ItemForFanOut] {
+        var result = recentMessages.take(ids)
         var seqsByConversation: [String: ClosedRange<Int64>] = [:]
-        for position in positions {
+        for position in positions where result[position] == nil {
             let range = seqsByConversation[position.conversationID]
             seqsByConversation[position.conversationID] = min(range?.lowerBound ?? position.seq, position.seq)...max(range?.upperBound ?? position.seq, position.seq)
         }
-        let wanted = Set(positions)
-        var result: [ItemPosition: ItemForFanOut] = [:]
+        let wanted = Set(positions).subtracting(result.keys)
         for (conversationID, seqs) in seqsByConversation {
             let items = try await store.itemsWithReactions(conversationID, seqs: seqs, on: database.sql)
             let recipients = try await store.feedRecipients(conversationID, seqs: seqs, kind: "item", on: database.sql)

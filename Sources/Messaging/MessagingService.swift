@@ -37,6 +37,8 @@ public protocol UserDirectory: Sendable {
 /// only move forward; unread counts are derived from the log and read positions.
 public struct MessagingService: Sendable {
     let store: MessagingStore
+    /// Messages just stored by this process, offered to the live fan-out.
+    let recentMessages = RecentMessages()
     let users: any UserDirectory
     let clock: any WallClock
     let ids: any IDGenerator

@@ -290,8 +290,10 @@ struct MessagingStore: Sendable {
     /// number: the items, the conversation's counters, the members' feeds and the events. Returns the stored items.
     func appendMessages(
         _ drafts: [MessageDraft], to conversation: Conversation, senderID: String, actor: String, at now: Date, on sql: any SQLDatabase
-    ) async throws -> [Item] {
+    ) async throws -> [ItemForFanOut] {
         guard !drafts.isEmpty else { return [] }
+        // As it reads back from the database (milliseconds), so the fan-out's copy equals the stored one.
+        let now = Date(unixMilliseconds: now.unixMilliseconds)
         let items = drafts.enumerated().map { offset, draft in
             Item(
                 conversationID: conversation.id, seq: conversation.lastSeq + 1 + Int64(offset), id: ids.next(prefix: "m_"), kind: draft.kind,
@@ -304,11 +306,15 @@ struct MessagingStore: Sendable {
             UPDATE messaging_conversations SET last_seq = \(bind: items[items.count - 1].seq), last_activity_at = \(bind: now.unixMilliseconds)
             WHERE id = \(bind: conversation.id)
             """).run()
-        try await appendFeed(
+        let heads = try await appendFeed(
             recipients: .membersOf(conversation.id, plus: []), conversationID: conversation.id, seqs: items.map(\.seq), kind: "item", at: now, on: sql
         )
         try await outbox.append(items.map { event(for: $0, type: "message.created", actor: actor) }, on: sql)
-        return items
+        // Item k (0-based) is at `head - count + 1 + k` in each recipient's feed (see appendFeed).
+        let count = Int64(items.count)
+        return items.enumerated().map { offset, item in
+            ItemForFanOut(item: item, recipients: heads.map { ($0.user, $0.head - count + 1 + Int64(offset)) })
+        }
     }
 
     /// Inserts item rows, in one statement.
@@ -358,11 +364,12 @@ struct MessagingStore: Sendable {
     }
 
     /// `appendFeed` for several items of one conversation at once: each recipient's head moves by their number,
-    /// and their feed gets one entry per item, in `seqs` order.
+    /// and their feed gets one entry per item, in `seqs` order. Returns each recipient's head after the move.
+    @discardableResult
     func appendFeed(
         recipients: FeedRecipients, conversationID: String, seqs: [Int64], kind: String, at now: Date, on sql: any SQLDatabase
-    ) async throws {
-        guard !seqs.isEmpty else { return }
+    ) async throws -> [(user: UserID, head: Int64)] {
+        guard !seqs.isEmpty else { return [] }
         let filter: SQLQueryString
         switch recipients {
         case .membersOf(let id, let extra):
@@ -374,14 +381,17 @@ struct MessagingStore: Sendable {
             }
             filter = clause
         case .users(let users):
-            guard !users.isEmpty else { return }
+            guard !users.isEmpty else { return [] }
             filter = "user_id IN (\(SQLList(users.map { SQLBind($0.rawValue) })))"
         }
         if database.engine == .postgres {
             try await sql.raw("SELECT user_id FROM messaging_feed_heads WHERE \(filter) ORDER BY user_id FOR UPDATE").run()
         }
         let count = seqs.count
-        try await sql.raw("UPDATE messaging_feed_heads SET head = head + \(bind: count) WHERE \(filter)").run()
+        let heads = try await sql.raw("UPDATE messaging_feed_heads SET head = head + \(bind: count) WHERE \(filter) RETURNING user_id, head")
+            .all().map { row in
+                (user: UserID(trusted: try row.decode(column: "user_id", as: String.self)), head: try row.decode(column: "head", as: Int64.self))
+            }
         // Entry k (1-based) of a recipient whose head just moved to H is at H - count + k.
         let entries: [SQLQueryString] = seqs.enumerated().map { offset, seq in
             "SELECT CAST(\(bind: offset + 1) AS BIGINT) AS k, CAST(\(bind: seq) AS BIGINT) AS seq"
@@ -392,6 +402,7 @@ struct MessagingStore: Sendable {
             FROM messaging_feed_heads h, (\(entries.joined(separator: " UNION ALL "))) AS e
             WHERE \(filter)
             """).run()
+        return heads
     }
 
     func item(_ conversationID: String, seq: Int64, on sql: any SQLDatabase) async throws -> Item? {

@@ -103,14 +103,18 @@ public final class LiveFanout: Service, Sendable {
     /// The items the batch's item events name, read together; empty if that read fails (each item is then
     /// read on its own).
     func prefetchItems(of batch: [EventEnvelope]) async -> [ItemPosition: ItemForFanOut] {
-        let positions = batch.compactMap { event -> ItemPosition? in
+        var positions: [ItemPosition] = []
+        var ids: [ItemPosition: String] = [:]
+        for event in batch {
             guard case .string("item")? = event.payload["fanout"], case .string(let conversationID)? = event.payload["conversation_id"],
-                  case .int(let seq)? = event.payload["seq"] else { return nil }
-            return ItemPosition(conversationID: conversationID, seq: Int64(seq))
+                  case .int(let seq)? = event.payload["seq"] else { continue }
+            let position = ItemPosition(conversationID: conversationID, seq: Int64(seq))
+            positions.append(position)
+            if case .string(let id)? = event.payload["item_id"] { ids[position] = id }
         }
         guard !positions.isEmpty else { return [:] }
         do {
-            return try await messaging.itemsForFanOut(positions)
+            return try await messaging.itemsForFanOut(positions, ids: ids)
         } catch {
             logger.warning("live fan-out could not read a batch of items; reading them one by one", metadata: ["error": "\(error)"])
             return [:]

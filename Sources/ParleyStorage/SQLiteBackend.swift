@@ -65,7 +65,7 @@ final class SQLiteBackend: DatabaseBackend {
 
     /// WAL frames (pages) above which the checkpoint pauses the writer to let the WAL start over: SQLite's own
     /// automatic checkpoint threshold, about 4 MB.
-    static let restartFrames = 1_000
+    static let restartFrames = 4_000
 
     /// Runs a PASSIVE checkpoint and returns how many frames the WAL holds.
     private static func passiveCheckpoint(_ handle: SQLiteHandle) throws -> Int {

@@ -28,7 +28,7 @@ final class SQLiteWriter: Sendable {
     /// WAL frames (about 16 MB) past which the writer checkpoints itself after a commit: the background
     /// checkpointer (`SQLiteBackend.checkpoint`) normally keeps the WAL near 1,000 frames, but a task starved of
     /// CPU on a busy machine fell behind (a test measured 117 MB), and the WAL grows with every commit meanwhile.
-    static let backstopFrames = 4_000
+    static let backstopFrames = 8_000
 
     /// Bodies committed together at most, so one commit's latency stays bounded under a steady stream.
     static let maxGroup = 64
