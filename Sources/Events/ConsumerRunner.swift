@@ -19,17 +19,28 @@ public protocol EventConsumer: Sendable {
     /// transaction (the cursor moves even past events the consumer ignores), so without a delay each
     /// consumer would add one write per message on the one SQLite writer.
     var batchDelay: Duration { get }
-    /// Which event types of the next batch to decode and hand to `handle` (nil: all), asked just before the
-    /// batch is read, for consumers whose interest changes at runtime. Defaults to `types`.
-    func eventFilter() async throws -> (@Sendable (String) -> Bool)?
+    /// Which events of the next batch to decode and hand to `handle`, asked just before the batch is read, for
+    /// consumers whose interest changes at runtime. Defaults to `types`.
+    func interest() async throws -> EventInterest
+}
+
+/// What a consumer wants of the next batch.
+public enum EventInterest: Sendable {
+    case all
+    /// The events whose type passes.
+    case only(@Sendable (String) -> Bool)
+    /// Nothing for now (a webhook fan-out without endpoints): the cursor moves to the log's head without reading
+    /// the events in between.
+    case nothing
 }
 
 extension EventConsumer {
     public var batchDelay: Duration { .milliseconds(100) }
 
-    public func eventFilter() async throws -> (@Sendable (String) -> Bool)? {
-        guard let types else { return nil }
-        return { @Sendable type in types.contains(type) }
+    public func interest() async throws -> EventInterest {
+        guard let types else { return .all }
+        if types.isEmpty { return .nothing }
+        return .only { @Sendable type in types.contains(type) }
     }
 }
 
@@ -87,7 +98,12 @@ public final class ConsumerRunner: Service, Sendable {
     @discardableResult
     public func step(_ consumer: any EventConsumer) async throws -> Bool {
         let cursor = try await log.cursor(of: consumer.name)
-        let window = try await log.window(after: cursor, limit: batchSize, decoding: try await consumer.eventFilter())
+        let window: EventWindow
+        switch try await consumer.interest() {
+        case .all: window = try await log.window(after: cursor, limit: batchSize, decoding: Set<String>?.none)
+        case .only(let wanted): window = try await log.window(after: cursor, limit: batchSize, decoding: wanted)
+        case .nothing: window = try await log.emptyWindow(after: cursor)
+        }
         // Nothing new: an idle consumer must not open (and commit) a write transaction every poll, which would
         // also wake everything that waits for commits.
         guard let end = window.end else { return false }

@@ -130,6 +130,14 @@ public struct EventLog: EventOutbox {
         return window
     }
 
+    /// A window from `position` to the log's head with no events in it, for a reader that wants none: one read
+    /// of the head instead of every position and type in between. (Positions commit in order on both engines,
+    /// see `append`, so nothing can commit below the head afterwards.)
+    public func emptyWindow(after position: Int64) async throws -> EventWindow {
+        let head = try await headPosition()
+        return EventWindow(end: head > position ? head : nil, count: 0, events: [])
+    }
+
     /// The position of the newest event, 0 when the log is empty.
     public func headPosition() async throws -> Int64 {
         let row = try await database.sql.raw("SELECT COALESCE(MAX(position), 0) AS head FROM events_log").first()

@@ -100,6 +100,24 @@ import Testing
         }
     }
 
+    /// A consumer that wants nothing for now (no webhook endpoints, no push provider) moves to the head in one
+    /// step, past more events than a batch, without handling any.
+    @Test(arguments: TestDatabases.engines)
+    func aConsumerThatWantsNothingJumpsToTheHead(engine: DatabaseEngine) async throws {
+        try await Self.run(engine) { database, log in
+            let consumer = RecordingConsumer(types: [])
+            let runner = Self.runner(log, consumer, database: database, batchSize: 2)
+            try await Self.append(log, database, "user.created", "message.created", "message.created", "user.updated", "x")
+            #expect(try await runner.step(consumer) == false)
+            #expect(consumer.calls.withLock { $0 } == 0)
+            #expect(try await log.cursor(of: consumer.name) == (try await log.headPosition()))
+            // Nothing new: no step, no write.
+            let commits = database.commits.generation
+            #expect(try await runner.step(consumer) == false)
+            #expect(database.commits.generation == commits)
+        }
+    }
+
     @Test(arguments: TestDatabases.engines)
     func eventsOfOtherTypesStillAdvanceTheCursor(engine: DatabaseEngine) async throws {
         try await Self.run(engine) { database, log in

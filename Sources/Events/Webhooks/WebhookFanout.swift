@@ -15,9 +15,10 @@ public struct WebhookFanout: EventConsumer {
 
     /// Only the types some enabled endpoint subscribes to are decoded (none when there is no endpoint). An
     /// endpoint enabled between this read and the batch's transaction starts with the next batch.
-    public func eventFilter() async throws -> (@Sendable (String) -> Bool)? {
+    public func interest() async throws -> EventInterest {
         let endpoints = try await webhooks.enabledEndpoints()
-        return { type in endpoints.contains { $0.wants(type) } }
+        if endpoints.isEmpty { return .nothing }
+        return .only { type in endpoints.contains { $0.wants(type) } }
     }
 
     public func handle(_ events: [EventEnvelope], on sql: any SQLDatabase) async throws {

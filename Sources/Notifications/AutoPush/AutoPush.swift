@@ -158,9 +158,9 @@ public struct AutoPushPlanner: EventConsumer {
     let autoPush: AutoPush
 
     /// While pushes are off or no push provider is configured, no event is decoded: the cursor just moves on.
-    public func eventFilter() async throws -> (@Sendable (String) -> Bool)? {
-        guard autoPush.settings.enabled, try await autoPush.dispatcher.isAvailable() else { return { _ in false } }
-        return { type in type == "message.created" }
+    public func interest() async throws -> EventInterest {
+        guard autoPush.settings.enabled, try await autoPush.dispatcher.isAvailable() else { return .nothing }
+        return .only { type in type == "message.created" }
     }
 
     public func handle(_ events: [EventEnvelope], on sql: any SQLDatabase) async throws {
