@@ -231,16 +231,12 @@ struct AnalyticsStore: Sendable {
         var seen = Set<String>()
         let unique = facts.filter { seen.insert($0.key).inserted }
         for chunk in unique.chunked(Self.chunk) {
-            let values: [SQLQueryString] = chunk.map { fact in
-                """
-                (\(bind: fact.key), \(bind: fact.kind.rawValue), \(bind: fact.occurredAt), \(bind: fact.position), \(bind: fact.subject), \
-                \(bind: fact.ref), \(bind: fact.a), \(bind: fact.b), \(bind: fact.c))
-                """
+            var statement = BulkSQL("INSERT INTO analytics_facts (fact_key, kind, occurred_at, position, subject, ref, dim_a, dim_b, dim_c) VALUES")
+            for (index, fact) in chunk.enumerated() {
+                statement.append(index > 0 ? ", " : " ")
+                statement.row([fact.key, fact.kind.rawValue, fact.occurredAt, fact.position, fact.subject, fact.ref, fact.a, fact.b, fact.c])
             }
-            let rows = try await sql.raw("""
-                INSERT INTO analytics_facts (fact_key, kind, occurred_at, position, subject, ref, dim_a, dim_b, dim_c)
-                VALUES \(values.joined(separator: ", ")) ON CONFLICT (fact_key) DO NOTHING RETURNING fact_key
-                """).all()
+            let rows = try await sql.all(statement + " ON CONFLICT (fact_key) DO NOTHING RETURNING fact_key")
             for row in rows { inserted.insert(try row.decode(column: "fact_key", as: String.self)) }
         }
         return inserted
@@ -250,13 +246,14 @@ struct AnalyticsStore: Sendable {
         let sorted = increments.sorted { ($0.key.metric, $0.key.zone, $0.key.granularity.rawValue, $0.key.bucket, $0.key.breakdown)
             < ($1.key.metric, $1.key.zone, $1.key.granularity.rawValue, $1.key.bucket, $1.key.breakdown) }
         for chunk in sorted.chunked(Self.chunk) {
-            let values: [SQLQueryString] = chunk.map { key, value in
-                "(\(bind: key.metric), \(bind: key.zone), \(bind: key.granularity.rawValue), \(bind: key.bucket), \(bind: key.breakdown), \(bind: value))"
+            var statement = BulkSQL("INSERT INTO analytics_counts (metric, zone, granularity, bucket, breakdown, value) VALUES")
+            for (index, (key, value)) in chunk.enumerated() {
+                statement.append(index > 0 ? ", " : " ")
+                statement.row([key.metric, key.zone, key.granularity.rawValue, key.bucket, key.breakdown, value])
             }
-            try await sql.raw("""
-                INSERT INTO analytics_counts (metric, zone, granularity, bucket, breakdown, value) VALUES \(values.joined(separator: ", "))
-                ON CONFLICT (metric, zone, granularity, bucket, breakdown) DO UPDATE SET value = analytics_counts.value + excluded.value
-                """).run()
+            try await sql.run(statement + """
+                 ON CONFLICT (metric, zone, granularity, bucket, breakdown) DO UPDATE SET value = analytics_counts.value + excluded.value
+                """)
         }
     }
 

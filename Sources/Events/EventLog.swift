@@ -55,17 +55,14 @@ public struct EventLog: EventOutbox {
         if database.engine == .postgres {
             try await sql.raw("SELECT pg_advisory_xact_lock(\(unsafeRaw: String(Self.appendLockKey)))").run()
         }
-        var values: [SQLQueryString] = []
-        for event in events {
-            let payload = try event.payload.jsonText()
-            values.append("""
-                (\(bind: ids.next(prefix: "ev_")), \(bind: event.type), \(bind: event.occurredAt.unixMilliseconds), \
-                \(bind: event.actor), \(bind: event.subject), \(bind: payload))
-                """)
+        var statement = BulkSQL("INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) VALUES")
+        for (index, event) in events.enumerated() {
+            statement.append(index > 0 ? ", " : " ")
+            statement.row([
+                ids.next(prefix: "ev_"), event.type, event.occurredAt.unixMilliseconds, event.actor, event.subject, try event.payload.jsonText(),
+            ])
         }
-        try await sql.raw("""
-            INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) VALUES \(values.joined(separator: ", "))
-            """).run()
+        try await sql.run(statement)
         // Delivered when the transaction commits: live readers on other nodes wake without polling.
         try await database.notify(Self.notifyChannel, on: sql)
     }

@@ -319,20 +319,20 @@ struct MessagingStore: Sendable {
 
     /// Inserts item rows, in one statement.
     private func insertItems(_ items: [Item], on sql: any SQLDatabase) async throws {
-        var rows: [SQLQueryString] = []
-        for item in items {
-            let mentionsText = try JSONValue.array(item.mentions.map { .string($0) }).jsonText()
-            rows.append("""
-                (\(bind: item.conversationID), \(bind: item.seq), \(bind: item.id), \(bind: item.kind.rawValue), \(bind: item.senderID), \
-                \(bind: item.clientMsgID), \(bind: try item.body.jsonText()), \(bind: item.replyTo), \(bind: mentionsText), \
-                \(bind: item.forwardedFrom), \(bind: item.targetID), \(bind: item.createdAt.unixMilliseconds), \(bind: item.kind.countsUnread))
-                """)
-        }
-        try await sql.raw("""
+        var statement = BulkSQL("""
             INSERT INTO messaging_items (conversation_id, seq, id, kind, sender_id, client_msg_id, body, reply_to, mentions,
                 forwarded_from, target_id, created_at, counts_unread)
-            VALUES \(rows.joined(separator: ", "))
-            """).run()
+            VALUES
+            """)
+        for (index, item) in items.enumerated() {
+            statement.append(index > 0 ? ", " : " ")
+            let mentionsText = try JSONValue.array(item.mentions.map { .string($0) }).jsonText()
+            statement.row([
+                item.conversationID, item.seq, item.id, item.kind.rawValue, item.senderID, item.clientMsgID, try item.body.jsonText(),
+                item.replyTo, mentionsText, item.forwardedFrom, item.targetID, item.createdAt.unixMilliseconds, item.kind.countsUnread,
+            ])
+        }
+        try await sql.run(statement)
     }
 
     /// The event that tells consumers (and the live fan-out) about an appended item.
@@ -370,38 +370,53 @@ struct MessagingStore: Sendable {
         recipients: FeedRecipients, conversationID: String, seqs: [Int64], kind: String, at now: Date, on sql: any SQLDatabase
     ) async throws -> [(user: UserID, head: Int64)] {
         guard !seqs.isEmpty else { return [] }
-        let filter: SQLQueryString
+        var filter = BulkSQL()
         switch recipients {
         case .membersOf(let id, let extra):
-            var clause: SQLQueryString = """
-                user_id IN (SELECT user_id FROM messaging_members WHERE conversation_id = \(bind: id) AND active = \(bind: true))
-                """
+            filter.append(extra.isEmpty ? "" : "(")
+            filter.append("user_id IN (SELECT user_id FROM messaging_members WHERE conversation_id = ")
+            filter.bind(id)
+            filter.append(" AND active = ")
+            filter.bind(true)
+            filter.append(")")
             if !extra.isEmpty {
-                clause = "(\(clause) OR user_id IN (\(SQLList(extra.map { SQLBind($0.rawValue) }))))"
+                filter.append(" OR user_id IN (")
+                filter.list(extra.map(\.rawValue))
+                filter.append("))")
             }
-            filter = clause
         case .users(let users):
             guard !users.isEmpty else { return [] }
-            filter = "user_id IN (\(SQLList(users.map { SQLBind($0.rawValue) })))"
+            filter.append("user_id IN (")
+            filter.list(users.map(\.rawValue))
+            filter.append(")")
         }
         if database.engine == .postgres {
-            try await sql.raw("SELECT user_id FROM messaging_feed_heads WHERE \(filter) ORDER BY user_id FOR UPDATE").run()
+            try await sql.run(BulkSQL("SELECT user_id FROM messaging_feed_heads WHERE ") + filter + " ORDER BY user_id FOR UPDATE")
         }
         let count = seqs.count
-        let heads = try await sql.raw("UPDATE messaging_feed_heads SET head = head + \(bind: count) WHERE \(filter) RETURNING user_id, head")
-            .all().map { row in
-                (user: UserID(trusted: try row.decode(column: "user_id", as: String.self)), head: try row.decode(column: "head", as: Int64.self))
-            }
-        // Entry k (1-based) of a recipient whose head just moved to H is at H - count + k.
-        let entries: [SQLQueryString] = seqs.enumerated().map { offset, seq in
-            "SELECT CAST(\(bind: offset + 1) AS BIGINT) AS k, CAST(\(bind: seq) AS BIGINT) AS seq"
+        var update = BulkSQL("UPDATE messaging_feed_heads SET head = head + ")
+        update.bind(count)
+        let heads = try await sql.all(update + " WHERE " + filter + " RETURNING user_id, head").map { row in
+            (user: UserID(trusted: try row.decode(column: "user_id", as: String.self)), head: try row.decode(column: "head", as: Int64.self))
         }
-        try await sql.raw("""
-            INSERT INTO messaging_feed (user_id, user_seq, conversation_id, seq, kind, created_at)
-            SELECT h.user_id, h.head - \(bind: count) + e.k, \(bind: conversationID), e.seq, \(bind: kind), \(bind: now.unixMilliseconds)
-            FROM messaging_feed_heads h, (\(entries.joined(separator: " UNION ALL "))) AS e
-            WHERE \(filter)
-            """).run()
+        // Entry k (1-based) of a recipient whose head just moved to H is at H - count + k.
+        var insert = BulkSQL("INSERT INTO messaging_feed (user_id, user_seq, conversation_id, seq, kind, created_at) SELECT h.user_id, h.head - ")
+        insert.bind(count)
+        insert.append(" + e.k, ")
+        insert.bind(conversationID)
+        insert.append(", e.seq, ")
+        insert.bind(kind)
+        insert.append(", ")
+        insert.bind(now.unixMilliseconds)
+        insert.append(" FROM messaging_feed_heads h, (")
+        for (offset, seq) in seqs.enumerated() {
+            insert.append(offset > 0 ? " UNION ALL SELECT CAST(" : "SELECT CAST(")
+            insert.bind(offset + 1)
+            insert.append(" AS BIGINT) AS k, CAST(")
+            insert.bind(seq)
+            insert.append(" AS BIGINT) AS seq")
+        }
+        try await sql.run(insert + ") AS e WHERE " + filter)
         return heads
     }
 
@@ -454,10 +469,14 @@ struct MessagingStore: Sendable {
 
     /// The items `sender` already stored in a conversation under any of `clientMsgIDs`, by client id.
     func itemsByClientMsgIDs(_ conversationID: String, sender: String, _ clientMsgIDs: [String], on sql: any SQLDatabase) async throws -> [String: Item] {
-        let rows = try await sql.raw("""
-            SELECT * FROM messaging_items WHERE conversation_id = \(bind: conversationID) AND sender_id = \(bind: sender)
-            AND client_msg_id IN (\(SQLList(clientMsgIDs.map { SQLBind($0) })))
-            """).all()
+        var statement = BulkSQL("SELECT * FROM messaging_items WHERE conversation_id = ")
+        statement.bind(conversationID)
+        statement.append(" AND sender_id = ")
+        statement.bind(sender)
+        statement.append(" AND client_msg_id IN (")
+        statement.list(clientMsgIDs)
+        statement.append(")")
+        let rows = try await sql.all(statement)
         var items: [String: Item] = [:]
         for row in rows {
             let item = try Self.decodeItem(row)
