@@ -12,6 +12,30 @@ enum FrameCodec {
         return JSONValue.object(object).jsonString()
     }
 
+    /// `encode("ack", MessagingWire.receipt(receipt) + id)`, byte for byte, written directly: one per message sent
+    /// (keys in the writer's sorted order; a test compares the two).
+    static func sendAck(_ receipt: SendReceipt, id: Int?) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        out.append(contentsOf: Array(#"{"client_msg_id":"#.utf8))
+        (receipt.clientMsgID.map { JSONValue.string($0) } ?? .null).write(into: &out)
+        out.append(contentsOf: Array(#","conversation_id":"#.utf8))
+        JSONValue.string(receipt.conversationID).write(into: &out)
+        out.append(contentsOf: Array(receipt.duplicate ? #","duplicate":true"#.utf8 : #","duplicate":false"#.utf8))
+        if let id {
+            out.append(contentsOf: Array(#","id":"#.utf8))
+            JSONValue.int(id).write(into: &out)
+        }
+        out.append(contentsOf: Array(#","message_id":"#.utf8))
+        JSONValue.string(receipt.messageID).write(into: &out)
+        out.append(contentsOf: Array(#","seq":"#.utf8))
+        JSONValue.int(Int(receipt.seq)).write(into: &out)
+        out.append(contentsOf: Array(#","ts":"#.utf8))
+        JSONValue.string(Timestamp.format(receipt.createdAt)).write(into: &out)
+        out.append(contentsOf: Array(#","type":"ack"}"#.utf8))
+        return String(decoding: out, as: UTF8.self)
+    }
+
     static func error(id: Int?, _ error: ParleyError) -> String {
         var fields: [String: JSONValue] = ["code": .string(error.code), "message": .string(error.message)]
         if let id { fields["id"] = .int(id) }
@@ -91,13 +115,19 @@ enum FrameCodec {
 struct ItemFrame {
     private let prefix: String
 
+    /// The bytes `FrameCodec.encode("item", [conversation_id, item, seq, user_seq])` writes (keys sorted), up to the
+    /// value of `user_seq`, the last key; written directly rather than through a dictionary (see `MessagingWire.writeItem`).
     init(_ item: Item) {
-        let encoded = FrameCodec.encode("item", [
-            "conversation_id": .string(item.conversationID), "seq": .int(Int(item.seq)), "user_seq": .int(0),
-            "item": MessagingWire.item(item),
-        ])
-        // `..."type":"item","user_seq":0}`: cut the placeholder.
-        prefix = String(encoded.dropLast(2))
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        out.append(contentsOf: Array(#"{"conversation_id":"#.utf8))
+        JSONValue.string(item.conversationID).write(into: &out)
+        out.append(contentsOf: Array(#","item":"#.utf8))
+        MessagingWire.writeItem(item, into: &out)
+        out.append(contentsOf: Array(#","seq":"#.utf8))
+        JSONValue.int(Int(item.seq)).write(into: &out)
+        out.append(contentsOf: Array(#","type":"item","user_seq":"#.utf8))
+        prefix = String(decoding: out, as: UTF8.self)
     }
 
     func text(userSeq: Int64) -> String {

@@ -80,8 +80,7 @@ final class SessionHandler: Sendable {
         for (send, outcome) in zip(pending, outcomes) {
             switch outcome {
             case .success(let receipt):
-                guard case .object(let fields) = MessagingWire.receipt(receipt) else { continue }
-                ack(send.frame, fields)
+                session.reply(FrameCodec.sendAck(receipt, id: send.frame.id))
             case .failure(let error):
                 reply(error, to: send.frame.id)
             }
