@@ -58,6 +58,15 @@ struct SQLiteDirectDatabase: SQLDatabase {
 
     /// The bound value as SQLite stores it: the usual types directly, anything else the way SQLiteKit encodes it.
     static func sqliteValue(_ value: any Encodable & Sendable) throws -> SQLiteData {
+        if let bound = value as? BindValue {
+            switch bound {
+            case .text(let text): return .text(text)
+            case .integer(let number): return .integer(SQLiteInt64(number))
+            case .real(let number): return .float(number)
+            case .bool(let flag): return .integer(flag ? 1 : 0)
+            case .null: return .null
+            }
+        }
         switch value {
         case let text as String: return .text(text)
         case let number as Int: return .integer(SQLiteInt64(number))
