@@ -59,7 +59,7 @@ public struct EventLog: EventOutbox {
         for (index, event) in events.enumerated() {
             statement.append(index > 0 ? ", " : " ")
             statement.row([
-                ids.next(prefix: "ev_"), event.type, event.occurredAt.unixMilliseconds, event.actor, event.subject, try event.payload.jsonText(),
+                ids.next(prefix: "ev_"), event.type, event.occurredAt.unixMilliseconds, event.actor, event.subject, event.payloadText,
             ])
         }
         try await sql.run(statement)

@@ -7,15 +7,26 @@ public struct NewEvent: Sendable, Equatable {
     public var type: String
     public var actor: String
     public var subject: String
-    public var payload: JSONValue
+    /// The payload as the log stores it: JSON text (an object), as `JSONValue.jsonString()` writes it.
+    public var payloadText: String
     public var occurredAt: Date
 
     public init(type: String, actor: String, subject: String, payload: JSONValue, occurredAt: Date) {
+        self.init(type: type, actor: actor, subject: subject, payloadText: payload.jsonString(), occurredAt: occurredAt)
+    }
+
+    /// For a context that writes its payload's JSON itself (one per message sent: see Messaging's event writer).
+    public init(type: String, actor: String, subject: String, payloadText: String, occurredAt: Date) {
         self.type = type
         self.actor = actor
         self.subject = subject
-        self.payload = payload
+        self.payloadText = payloadText
         self.occurredAt = occurredAt
+    }
+
+    /// The payload, parsed back (for tests and diagnostics; the log stores `payloadText`).
+    public var payload: JSONValue {
+        (try? JSONValue(parsing: payloadText)) ?? .null
     }
 }
 
