@@ -15,6 +15,32 @@ public enum Timestamp {
         let secondsOfDay = ((totalSeconds % 86_400) + 86_400) % 86_400
         let days = (totalSeconds - secondsOfDay) / 86_400
         let (year, month, day) = civil(fromDays: days)
+        if (0...9999).contains(year) {
+            // The common case, written into 24 bytes (acks and item frames format one per message).
+            var bytes = [UInt8](repeating: 0, count: 24)
+            func put(_ value: Int64, _ width: Int, at offset: Int) {
+                var value = value
+                for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                    bytes[index] = UInt8(truncatingIfNeeded: 48 + value % 10)
+                    value /= 10
+                }
+            }
+            put(year, 4, at: 0)
+            bytes[4] = UInt8(ascii: "-")
+            put(month, 2, at: 5)
+            bytes[7] = UInt8(ascii: "-")
+            put(day, 2, at: 8)
+            bytes[10] = UInt8(ascii: "T")
+            put(secondsOfDay / 3600, 2, at: 11)
+            bytes[13] = UInt8(ascii: ":")
+            put(secondsOfDay % 3600 / 60, 2, at: 14)
+            bytes[16] = UInt8(ascii: ":")
+            put(secondsOfDay % 60, 2, at: 17)
+            bytes[19] = UInt8(ascii: ".")
+            put(millis, 3, at: 20)
+            bytes[23] = UInt8(ascii: "Z")
+            return String(decoding: bytes, as: UTF8.self)
+        }
         func pad(_ value: Int64, _ width: Int) -> String {
             let text = String(value)
             return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text

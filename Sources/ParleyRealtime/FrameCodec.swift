@@ -17,22 +17,22 @@ enum FrameCodec {
     static func sendAck(_ receipt: SendReceipt, id: Int?) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        out.append(contentsOf: Array(#"{"client_msg_id":"#.utf8))
+        out.appendLiteral(#"{"client_msg_id":"#)
         (receipt.clientMsgID.map { JSONValue.string($0) } ?? .null).write(into: &out)
-        out.append(contentsOf: Array(#","conversation_id":"#.utf8))
+        out.appendLiteral(#","conversation_id":"#)
         JSONValue.string(receipt.conversationID).write(into: &out)
-        out.append(contentsOf: Array(receipt.duplicate ? #","duplicate":true"#.utf8 : #","duplicate":false"#.utf8))
+        out.appendLiteral(receipt.duplicate ? #","duplicate":true"# : #","duplicate":false"#)
         if let id {
-            out.append(contentsOf: Array(#","id":"#.utf8))
+            out.appendLiteral(#","id":"#)
             JSONValue.int(id).write(into: &out)
         }
-        out.append(contentsOf: Array(#","message_id":"#.utf8))
+        out.appendLiteral(#","message_id":"#)
         JSONValue.string(receipt.messageID).write(into: &out)
-        out.append(contentsOf: Array(#","seq":"#.utf8))
+        out.appendLiteral(#","seq":"#)
         JSONValue.int(Int(receipt.seq)).write(into: &out)
-        out.append(contentsOf: Array(#","ts":"#.utf8))
+        out.appendLiteral(#","ts":"#)
         JSONValue.string(Timestamp.format(receipt.createdAt)).write(into: &out)
-        out.append(contentsOf: Array(#","type":"ack"}"#.utf8))
+        out.appendLiteral(#","type":"ack"}"#)
         return String(decoding: out, as: UTF8.self)
     }
 
@@ -120,17 +120,24 @@ struct ItemFrame {
     init(_ item: Item) {
         var out: [UInt8] = []
         out.reserveCapacity(512)
-        out.append(contentsOf: Array(#"{"conversation_id":"#.utf8))
+        out.appendLiteral(#"{"conversation_id":"#)
         JSONValue.string(item.conversationID).write(into: &out)
-        out.append(contentsOf: Array(#","item":"#.utf8))
+        out.appendLiteral(#","item":"#)
         MessagingWire.writeItem(item, into: &out)
-        out.append(contentsOf: Array(#","seq":"#.utf8))
+        out.appendLiteral(#","seq":"#)
         JSONValue.int(Int(item.seq)).write(into: &out)
-        out.append(contentsOf: Array(#","type":"item","user_seq":"#.utf8))
+        out.appendLiteral(#","type":"item","user_seq":"#)
         prefix = String(decoding: out, as: UTF8.self)
     }
 
     func text(userSeq: Int64) -> String {
         prefix + String(userSeq) + "}"
+    }
+}
+
+extension [UInt8] {
+    /// Appends a literal's UTF-8 bytes (no intermediate array).
+    mutating func appendLiteral(_ literal: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 }

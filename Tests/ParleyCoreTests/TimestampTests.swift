@@ -9,6 +9,21 @@ import Testing
         #expect(Timestamp.format(unixMilliseconds: -1) == "1969-12-31T23:59:59.999Z")
     }
 
+    /// The byte-writing path against Foundation's formatter, from 1600 (Foundation switches to the Julian calendar
+    /// before 1582; RFC 3339 is proleptic Gregorian) to 9999.
+    @Test func formatsLikeFoundationAcrossTheYears() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        var generator = SystemRandomNumberGenerator()
+        let samples: [Int64] = [0, -1, 253_402_300_799_999, -11_676_096_000_000, 1_764_000_000_000]
+            + (0..<2_000).map { _ in Int64.random(in: -11_676_096_000_000...253_402_300_799_999, using: &generator) }
+        for millis in samples {
+            let date = Date(timeIntervalSince1970: Double(millis) / 1000)
+            #expect(Timestamp.format(unixMilliseconds: millis) == formatter.string(from: date), "\(millis)")
+        }
+    }
+
     @Test func parsesWhatItFormatsAndNumericOffsets() throws {
         for millis: Int64 in [0, 1, 999, 1_767_225_600_000, 4_102_444_799_999, -86_400_001] {
             let text = Timestamp.format(unixMilliseconds: millis)

@@ -56,9 +56,18 @@ public enum MessagingWire {
         key("kind")
         string(item.kind.rawValue)
         key("mentions")
-        JSONValue.array(item.mentions.map { .string($0) }).write(into: &out)
+        out.append(UInt8(ascii: "["))
+        for (index, mention) in item.mentions.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            string(mention)
+        }
+        out.append(UInt8(ascii: "]"))
         key("reactions")
-        JSONValue.object(item.reactions.mapValues { .array($0.map { .string($0) }) }).write(into: &out)
+        if item.reactions.isEmpty {
+            out.append(contentsOf: [UInt8(ascii: "{"), UInt8(ascii: "}")])
+        } else {
+            JSONValue.object(item.reactions.mapValues { .array($0.map { .string($0) }) }).write(into: &out)
+        }
         key("recalled")
         JSONValue.bool(item.recalledAt != nil).write(into: &out)
         key("reply_to")
