@@ -65,6 +65,13 @@ public struct EventLog: EventOutbox {
         try await sql.run(statement)
         // Delivered when the transaction commits: live readers on other nodes wake without polling.
         try await database.notify(Self.notifyChannel, on: sql)
+        // And per type, in this process only: readers that want a few types wake for those alone.
+        for type in Set(events.map(\.type)) { database.notifyInProcess(Self.typeChannel(type)) }
+    }
+
+    /// The in-process channel `append` signals after a commit that wrote events of `type` (`Database.signal`).
+    public static func typeChannel(_ type: String) -> String {
+        "parley_events:" + type
     }
 
     /// Events after `position`, oldest first, at most `limit`; optionally only the given types.

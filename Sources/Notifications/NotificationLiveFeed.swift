@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ParleyCore
 import ParleyStorage
+import Synchronization
 
 /// Pushes new inbox entries and badge changes to the live connections of this node, read from the event
 /// log (never from the request or job that made them), so a notification delivered by a worker on another
@@ -19,6 +20,10 @@ public final class NotificationLiveFeed: Sendable {
     let database: Database
     let logger: Logger
     let pollInterval: Duration
+    private let windowsRead = Atomic<Int>(0)
+
+    /// How many times the feed has read the log, for tests.
+    public var logReads: Int { windowsRead.load(ordering: .relaxed) }
 
     public init(service: NotificationService, events: EventLog, pusher: any NotificationPusher, database: Database, logger: Logger,
                 pollInterval: Duration = .milliseconds(250)) {
@@ -31,24 +36,53 @@ public final class NotificationLiveFeed: Sendable {
     }
 
     public func run() async {
-        var position: Int64
+        let start: Int64
         do {
-            position = try await events.headPosition()
+            start = try await events.headPosition()
         } catch {
             logger.warning("notification live feed cannot read the log head", metadata: ["error": "\(error)"])
-            position = 0
+            start = 0
         }
-        while !Task.isCancelled {
-            let generation = database.commits.generation
-            do {
-                let window = try await events.window(after: position, limit: 500, decoding: Self.eventTypes)
-                for event in window.events { await handle(event) }
-                if let end = window.end { position = end }
-                if window.count == 500 { continue }
-            } catch {
-                logger.warning("notification live feed could not read the event log", metadata: ["error": "\(error)"])
+        // Woken when this process commits events of its types (not on every commit: it read the log after each
+        // message sent), and on PostgreSQL by every event-writing commit of any node; it also polls.
+        let wakeups = ChangeSignal()
+        await withTaskGroup(of: Void.self) { group in
+            for type in Self.eventTypes {
+                group.addTask { await Self.relay(self.database.signal(EventLog.typeChannel(type)), to: wakeups) }
             }
-            await database.commits.wait(since: generation, timeout: pollInterval)
+            if database.engine == .postgres {
+                group.addTask { await self.database.listen(EventLog.notifyChannel, logger: self.logger) { wakeups.notify() } }
+            }
+            group.addTask {
+                var position = start
+                while !Task.isCancelled {
+                    let generation = wakeups.generation
+                    do {
+                        let window = try await self.events.window(after: position, limit: 500, decoding: Self.eventTypes)
+                        self.windowsRead.add(1, ordering: .relaxed)
+                        for event in window.events { await self.handle(event) }
+                        if let end = window.end { position = end }
+                        if window.count == 500 { continue }
+                    } catch {
+                        self.logger.warning("notification live feed could not read the event log", metadata: ["error": "\(error)"])
+                    }
+                    await wakeups.wait(since: generation, timeout: self.pollInterval)
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Notifies `target` each time `source` changes, until cancelled.
+    static func relay(_ source: ChangeSignal, to target: ChangeSignal) async {
+        var seen = source.generation
+        while !Task.isCancelled {
+            await source.wait(since: seen, timeout: .seconds(3600))
+            if source.generation != seen {
+                seen = source.generation
+                target.notify()
+            }
         }
     }
 

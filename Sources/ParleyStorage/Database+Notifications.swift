@@ -10,14 +10,26 @@ extension Database {
     /// `transaction` after its COMMIT, or at once when `sql` is not inside a transaction (it autocommitted).
     public func notify(_ channel: String, on sql: any SQLDatabase) async throws {
         guard engine == .postgres else {
-            if let pending = PendingNotifications.current {
-                pending.add(channel)
-            } else {
-                localChannels.signal(channel).notify()
-            }
+            notifyInProcess(channel)
             return
         }
         try await sql.raw("SELECT pg_notify(\(bind: channel), '')").run()
+    }
+
+    /// Wakes this process's waiters on `signal(channel)` once the surrounding transaction commits (at once when `sql`
+    /// is not in a transaction), on either engine, without telling other processes: for fine-grained wake-ups
+    /// (one per event type) that would cost a round trip each on PostgreSQL.
+    public func notifyInProcess(_ channel: String) {
+        if let pending = PendingNotifications.current {
+            pending.add(channel)
+        } else {
+            localChannels.signal(channel).notify()
+        }
+    }
+
+    /// The in-process signal of `channel` (see `notifyInProcess`; on SQLite also what `notify` signals).
+    public func signal(_ channel: String) -> ChangeSignal {
+        localChannels.signal(channel)
     }
 
     /// Calls `onNotify` for every notification on `channel` until the task is cancelled: PostgreSQL's `NOTIFY`

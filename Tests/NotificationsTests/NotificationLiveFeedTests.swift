@@ -44,4 +44,47 @@ final class RecordingPusher: NotificationPusher {
             #expect(before.total == 1 && after.unread == 0)
         }
     }
+
+    /// The feed reads the log when notification events are committed, not after every commit: with a one-minute poll,
+    /// 100 commits of other events leave it idle, and a delivered notification still reaches the user at once.
+    @Test(arguments: TestDatabases.engines)
+    func theFeedWakesForNotificationEventsNotForEveryCommit(engine: DatabaseEngine) async throws {
+        try await NotificationsFixture.run(engine) { f in
+            try await f.inAppTemplate()
+            let pusher = RecordingPusher(connected: [.u(1)])
+            let feed = NotificationLiveFeed(service: f.service, events: f.events, pusher: pusher, database: f.database,
+                                            logger: TestDatabases.logger, pollInterval: .seconds(60))
+            let running = Task { await feed.run() }
+            defer { running.cancel() }
+            try await Self.waitUntil { feed.logReads >= 1 }
+            try await Task.sleep(for: .milliseconds(200))
+            let readsBefore = feed.logReads
+            for n in 0..<100 {
+                try await f.database.transaction { sql in
+                    try await f.events.append([NewEvent(type: "test.other", actor: "test", subject: "s", payload: ["n": .int(n)], occurredAt: Date())],
+                                              on: sql)
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            // On PostgreSQL every event-writing commit of any node wakes it (NOTIFY); on SQLite only its own types do.
+            if engine == .sqlite { #expect(feed.logReads - readsBefore <= 1, "read the log \(feed.logReads - readsBefore) times") }
+
+            _ = try await f.service.trigger(TriggerRequest(templateKey: "welcome", recipients: .users([.u(1)]),
+                                                           data: ["name": "A", "place": "P"]), actor: "key:k")
+            try await Self.waitUntil { pusher.pushed.withLock { frames in frames.contains { if case .notification = $0.1 { true } else { false } } } }
+            running.cancel()
+            await running.value
+        }
+    }
+
+    static func waitUntil(_ condition: @Sendable () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !condition() {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("still false after 30 s", sourceLocation: sourceLocation)
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
 }
