@@ -37,7 +37,8 @@ public struct MessageDraft: Sendable, Equatable {
         self.kind = kind
         self.body = body
         self.replyTo = replyTo
-        self.mentions = Array(NSOrderedSet(array: mentions).array.compactMap { $0 as? String })
+        var seen = Set<String>()
+        self.mentions = mentions.filter { seen.insert($0).inserted }  // first occurrence of each, in order
         self.forwardedFrom = forwardedFrom
     }
 
@@ -49,8 +50,15 @@ public struct MessageDraft: Sendable, Equatable {
         switch kind {
         case .text, .system:
             guard case .string(let text)? = fields["text"] else { throw ParleyError.invalidBody("a \(kind.rawValue) message needs a string 'text'") }
-            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ParleyError.invalidBody("the text is empty") }
-            guard text.count <= maxTextLength else { throw ParleyError.fieldTooLong("body.text", limit: maxTextLength) }
+            // Cheap checks first (one per message sent): a text starting with a visible character is not blank, and one
+            // of at most maxTextLength UTF-8 bytes has at most that many characters; only the rest are trimmed or counted.
+            let startsVisible = text.unicodeScalars.first.map { !CharacterSet.whitespacesAndNewlines.contains($0) } ?? false
+            guard startsVisible || !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw ParleyError.invalidBody("the text is empty")
+            }
+            guard text.utf8.count <= maxTextLength || text.count <= maxTextLength else {
+                throw ParleyError.fieldTooLong("body.text", limit: maxTextLength)
+            }
         case .image, .file, .audio, .video:
             guard case .string(let url)? = fields["url"] ?? fields["media_id"].map({ _ in .string("media:") }), !url.isEmpty else {
                 throw ParleyError.invalidBody("a \(kind.rawValue) message needs a 'url' or 'media_id'")
