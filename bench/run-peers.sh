@@ -19,7 +19,8 @@
 #   5. writes bench/compare.md (ratios Parley / peer from this run) and copies the raw results to
 #      bench/parley-bench/results/.
 #
-# Knobs (environment): REPS (3), PAIRS_N (1000), GROUP_N (100 per member), FANOUT_N (500) for Parley and
+# Knobs (environment): REPS (3), PAIRS_N (4000), GROUP_N (250 per member), FANOUT_N (2000) for Parley (about a
+# second or two per repetition, like the peers' runs: shorter ones were mostly noise on a shared machine) and
 # XMPP_PAIRS_N (5000), XMPP_GROUP_N (250), MQTT_FANOUT_N (10000) for the peers, IDLE_N (19000),
 # RECONNECT_N (1000), PEERS_DIR (/tmp/parley-peers), PARLEY_VARIANTS ("stock relaxed"), SKIP_PEERS (unset),
 # PARLEY_PORT (18080), PARLEY_SOURCE (head | tree).
@@ -37,9 +38,9 @@ SD=$PEERS_DIR/scripts
 PY=$PEERS_DIR/venv/bin/python
 REPS=${REPS:-3}
 # Message counts: Parley's are smaller than the peers' (it is much slower; rates are per second either way).
-PAIRS_N=${PAIRS_N:-1000}
-GROUP_N=${GROUP_N:-100}
-FANOUT_N=${FANOUT_N:-500}
+PAIRS_N=${PAIRS_N:-4000}
+GROUP_N=${GROUP_N:-250}
+FANOUT_N=${FANOUT_N:-2000}
 XMPP_PAIRS_N=${XMPP_PAIRS_N:-5000}
 XMPP_GROUP_N=${XMPP_GROUP_N:-250}
 MQTT_FANOUT_N=${MQTT_FANOUT_N:-10000}
