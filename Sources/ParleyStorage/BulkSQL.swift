@@ -6,22 +6,24 @@ import Synchronization
 /// SQLKit's interpolated `SQLQueryString` boxes every bind as a fragment of its own, joins row strings by copying
 /// fragment arrays, then walks every fragment again to serialize: under a steady stream of sends that was ~8% of
 /// the server's CPU, most of it inside the one SQLite writer's turn. Here the text is written once, with a marker
-/// where each bind goes, and the dialect's placeholders replace the markers when the statement is serialized.
+/// where each bind goes, and the dialect's placeholders replace the markers when the statement is serialized (Parley's
+/// SQLite driver skips the serializer and binds `values` directly).
 public struct BulkSQL: SQLExpression {
     /// Stands for a bind in `text`; SQL text never contains NUL.
-    private static let marker: Character = "\u{0}"
-    private static let markerByte: UInt8 = 0
+    private static let marker: UInt8 = 0
 
-    private var text: String
-    private var values: [BindValue] = []
+    /// UTF-8 bytes (appending to a byte array is much cheaper than to a String, one character at a time).
+    private var text: [UInt8] = []
+    /// The bound values, in order.
+    private(set) var values: [BindValue] = []
 
     public init(_ text: String = "") {
-        self.text = text
-        self.text.reserveCapacity(256)
+        self.text.reserveCapacity(max(256, text.utf8.count * 2))
+        self.text.append(contentsOf: text.utf8)
     }
 
     public mutating func append(_ sql: String) {
-        text += sql
+        text.append(contentsOf: sql.utf8)
     }
 
     /// Appends a placeholder for `value`.
@@ -32,19 +34,19 @@ public struct BulkSQL: SQLExpression {
 
     /// Appends `(?, ?, ...)` for one row's values.
     public mutating func row(_ row: [any SQLBindConvertible]) {
-        text += "("
+        text.append(UInt8(ascii: "("))
         for (index, value) in row.enumerated() {
-            if index > 0 { text += ", " }
+            if index > 0 { text.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: " ")]) }
             text.append(Self.marker)
             values.append(value.bindValue)
         }
-        text += ")"
+        text.append(UInt8(ascii: ")"))
     }
 
     /// Appends `v1, v2, ...` as placeholders (for an IN list).
     public mutating func list(_ list: [some SQLBindConvertible]) {
         for (index, value) in list.enumerated() {
-            if index > 0 { text += ", " }
+            if index > 0 { text.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: " ")]) }
             bind(value)
         }
     }
@@ -59,21 +61,29 @@ public struct BulkSQL: SQLExpression {
 
     public static func + (left: BulkSQL, right: String) -> BulkSQL {
         var joined = left
-        joined.text += right
+        joined.text.append(contentsOf: right.utf8)
         return joined
     }
 
+    /// The text with SQLite's placeholders: a bare `?` is numbered one past the highest index so far, so it is
+    /// positional whatever came before it. Parley's SQLite driver runs a BulkSQL from this and `values` directly,
+    /// without SQLKit's serializer.
+    var sqliteText: String {
+        String(unsafeUninitializedCapacity: text.count) { buffer in
+            for (index, byte) in text.enumerated() { buffer[index] = byte == Self.marker ? UInt8(ascii: "?") : byte }
+            return text.count
+        }
+    }
+
     public func serialize(to serializer: inout SQLSerializer) {
-        let base = serializer.binds.count
         if serializer.dialect.name == "sqlite" {
-            // SQLite numbers a bare `?` one past the highest index so far: positional whatever came before.
-            serializer.write(String(decoding: text.utf8.map { $0 == Self.markerByte ? UInt8(ascii: "?") : $0 }, as: UTF8.self))
+            serializer.write(sqliteText)
         } else {
             var rendered: [UInt8] = []
-            rendered.reserveCapacity(text.utf8.count + values.count * 4)
-            var index = base
-            for byte in text.utf8 {
-                if byte == Self.markerByte {
+            rendered.reserveCapacity(text.count + values.count * 4)
+            var index = serializer.binds.count
+            for byte in text {
+                if byte == Self.marker {
                     index += 1
                     rendered.append(UInt8(ascii: "$"))
                     rendered.append(contentsOf: String(index).utf8)
@@ -84,6 +94,20 @@ public struct BulkSQL: SQLExpression {
             serializer.write(String(decoding: rendered, as: UTF8.self))
         }
         serializer.binds += values.map { $0 as any Encodable & Sendable }
+    }
+}
+
+extension SQLDatabase {
+    /// Runs `statement`, ignoring any rows.
+    public func run(_ statement: BulkSQL) async throws {
+        try await execute(sql: statement) { _ in }
+    }
+
+    /// Runs `statement` and returns its rows.
+    public func all(_ statement: BulkSQL) async throws -> [any SQLRow] {
+        let rows = Mutex<[any SQLRow]>([])
+        try await execute(sql: statement) { row in rows.withLock { $0.append(row) } }
+        return rows.withLock { $0 }
     }
 }
 
@@ -120,18 +144,4 @@ extension Double: SQLBindConvertible { public var bindValue: BindValue { .real(s
 extension Bool: SQLBindConvertible { public var bindValue: BindValue { .bool(self) } }
 extension Optional: SQLBindConvertible where Wrapped: SQLBindConvertible {
     public var bindValue: BindValue { self?.bindValue ?? .null }
-}
-
-extension SQLDatabase {
-    /// Runs `statement`, ignoring any rows.
-    public func run(_ statement: BulkSQL) async throws {
-        try await execute(sql: statement) { _ in }
-    }
-
-    /// Runs `statement` and returns its rows.
-    public func all(_ statement: BulkSQL) async throws -> [any SQLRow] {
-        let rows = Mutex<[any SQLRow]>([])
-        try await execute(sql: statement) { row in rows.withLock { $0.append(row) } }
-        return rows.withLock { $0 }
-    }
 }

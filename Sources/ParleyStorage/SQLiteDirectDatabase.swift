@@ -28,17 +28,26 @@ struct SQLiteDirectDatabase: SQLDatabase {
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        var serializer = SQLSerializer(database: self)
-        query.serialize(to: &serializer)
-        let binds = try serializer.binds.map(Self.sqliteValue)
+        let text: String
+        let binds: [SQLiteData]
+        if let bulk = query as? BulkSQL {
+            // Written for this: no serializer walk, no boxed binds.
+            text = bulk.sqliteText
+            binds = bulk.values.map(Self.sqliteValue)
+        } else {
+            var serializer = SQLSerializer(database: self)
+            query.serialize(to: &serializer)
+            text = serializer.sql
+            binds = try serializer.binds.map(Self.sqliteValue)
+        }
         switch source {
         case .pinned(let handle):
-            try handle.execute(serializer.sql, binds: binds, onRow: onRow)
+            try handle.execute(text, binds: binds, onRow: onRow)
         case .pool(let pool, let writer):
             let handle = try pool.borrow()
             let ran: Bool
             do {
-                ran = try handle.execute(serializer.sql, binds: binds, onlyIfReadOnly: true, onRow: onRow)
+                ran = try handle.execute(text, binds: binds, onlyIfReadOnly: true, onRow: onRow)
                 pool.giveBack(handle)
             } catch {
                 pool.giveBack(handle)
@@ -57,16 +66,18 @@ struct SQLiteDirectDatabase: SQLDatabase {
     }
 
     /// The bound value as SQLite stores it: the usual types directly, anything else the way SQLiteKit encodes it.
-    static func sqliteValue(_ value: any Encodable & Sendable) throws -> SQLiteData {
-        if let bound = value as? BindValue {
-            switch bound {
-            case .text(let text): return .text(text)
-            case .integer(let number): return .integer(SQLiteInt64(number))
-            case .real(let number): return .float(number)
-            case .bool(let flag): return .integer(flag ? 1 : 0)
-            case .null: return .null
-            }
+    static func sqliteValue(_ bound: BindValue) -> SQLiteData {
+        switch bound {
+        case .text(let text): .text(text)
+        case .integer(let number): .integer(SQLiteInt64(number))
+        case .real(let number): .float(number)
+        case .bool(let flag): .integer(flag ? 1 : 0)
+        case .null: .null
         }
+    }
+
+    static func sqliteValue(_ value: any Encodable & Sendable) throws -> SQLiteData {
+        if let bound = value as? BindValue { return sqliteValue(bound) }
         switch value {
         case let text as String: return .text(text)
         case let number as Int: return .integer(SQLiteInt64(number))
