@@ -570,6 +570,12 @@ extension MessagingService {
         }
     }
 
+    /// Called by a live fan-out when it starts: from then on, messages this process stores are kept for it in memory
+    /// (see `itemsForFanOut`).
+    public func fanOutStarted() {
+        recentMessages.enable()
+    }
+
     /// Committed items for the live fan-out, many at once: each position asked for that exists, with the item
     /// and its recipients (each with the item's position in their feed). `ids` are the message ids the log
     /// names at those positions: a message this process just stored under that id comes from memory

@@ -18,12 +18,20 @@ final class RecentMessages: Sendable {
 
     private let state = Mutex(State())
     private let capacity: Int
+    /// Off until a live fan-out runs in this process: a process without one (`parley worker`) would only fill it.
+    private let enabled = Atomic<Bool>(false)
 
     init(capacity: Int = 8_192) {
         self.capacity = capacity
     }
 
+    /// Keeps what is offered from now on.
+    func enable() {
+        enabled.store(true, ordering: .relaxed)
+    }
+
     func offer(_ stored: [ItemForFanOut]) {
+        guard enabled.load(ordering: .relaxed) else { return }
         state.withLock { state in
             for entry in stored {
                 let position = ItemPosition(conversationID: entry.item.conversationID, seq: entry.item.seq)

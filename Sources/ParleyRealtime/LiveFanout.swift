@@ -37,6 +37,7 @@ public final class LiveFanout: Service, Sendable {
     public var deepestOutboundQueue: Int { hub.deepestOutboundQueue }
 
     public func run() async throws {
+        messaging.fanOutStarted()
         let start = try await events.headPosition()
         // Wake-ups: the notification every event-writing transaction sends once committed (on PostgreSQL from
         // any node, so items committed through another node reach this node's connections at once, not at the

@@ -13,6 +13,7 @@ import Testing
     @Test(arguments: TestDatabases.engines)
     func aJustStoredMessageComesFromMemoryEqualToItsStoredRow(engine: DatabaseEngine) async throws {
         try await MessagingFixture.run(engine) { fx in
+            fx.service.fanOutStarted()
             let people = try await fx.makeUsers("alice", "bob", "carol")
             let team = try await fx.group(people[0], [people[1], people[2]])
             // Bodies whose JSON could change on a round trip through the database: numbers, escapes, nesting.
@@ -51,6 +52,7 @@ import Testing
     @Test(arguments: TestDatabases.engines)
     func aRolledBackSendIsNeverServedForTheItemThatTookItsPosition(engine: DatabaseEngine) async throws {
         try await MessagingFixture.run(engine) { fx in
+            fx.service.fanOutStarted()
             let people = try await fx.makeUsers("alice", "bob", "carol")
             let team = try await fx.group(people[0], [people[1]])
             let draft = try MessageDraft(conversationID: team.id, clientMsgID: "lost", kind: .text, body: ["text": "never committed"])
@@ -66,6 +68,21 @@ import Testing
             #expect(fannedOut?.item.id == added.id)
             #expect(fannedOut?.item.kind == added.kind)
             #expect(try await fx.allItems(team.id, for: people[0]).allSatisfy { $0.body["text"]?.stringValue != "never committed" })
+        }
+    }
+
+    /// Without a live fan-out in the process nothing is kept: the fan-out's ask reads the database.
+    @Test func withoutAFanOutNothingIsKept() async throws {
+        try await MessagingFixture.run(.sqlite) { fx in
+            let people = try await fx.makeUsers("alice", "bob")
+            let (direct, _) = try await fx.service.openDirect(by: .user(people[0]), user: people[0], with: people[1])
+            let sent = try await fx.text("kept?", in: direct.id, from: people[0])
+            try await fx.database.sql.raw("""
+                UPDATE messaging_items SET body = '{"text":"from the database"}' WHERE conversation_id = \(bind: direct.id) AND seq = \(bind: sent.seq)
+                """).run()
+            let position = ItemPosition(conversationID: direct.id, seq: sent.seq)
+            let fannedOut = try await fx.service.itemsForFanOut([position], ids: [position: sent.messageID])[position]
+            #expect(fannedOut?.item.body == ["text": "from the database"])
         }
     }
 }
