@@ -356,29 +356,23 @@ struct MessagingStore: Sendable {
     func messageCreated(_ item: Item, actor: String) -> NewEvent {
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        func key(_ name: StaticString) {
-            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        }
-        func string(_ text: String?) {
-            (text.map { JSONValue.string($0) } ?? .null).write(into: &out)
-        }
-        key(#"{"conversation_id":"#)
-        string(item.conversationID)
-        key(#","fanout":"item","item_id":"#)
-        string(item.id)
-        key(#","kind":"#)
-        string(item.kind.rawValue)
-        key(#","mentions":"#)
-        JSONValue.array(item.mentions.map { .string($0) }).write(into: &out)
-        key(#","reply_to":"#)
-        string(item.replyTo)
-        key(#","sender_id":"#)
-        string(item.senderID)
-        key(#","seq":"#)
-        JSONValue.int(Int(item.seq)).write(into: &out)
-        key(#","target_id":"#)
-        string(item.targetID)
-        key("}")
+        out.appendLiteral(#"{"conversation_id":"#)
+        out.appendJSON(item.conversationID)
+        out.appendLiteral(#","fanout":"item","item_id":"#)
+        out.appendJSON(item.id)
+        out.appendLiteral(#","kind":"#)
+        out.appendJSON(item.kind.rawValue)
+        out.appendLiteral(#","mentions":"#)
+        out.appendJSON(item.mentions)
+        out.appendLiteral(#","reply_to":"#)
+        out.appendJSON(item.replyTo)
+        out.appendLiteral(#","sender_id":"#)
+        out.appendJSON(item.senderID)
+        out.appendLiteral(#","seq":"#)
+        out.appendJSON(Int(item.seq))
+        out.appendLiteral(#","target_id":"#)
+        out.appendJSON(item.targetID)
+        out.appendLiteral("}")
         return NewEvent(type: "message.created", actor: actor, subject: "conversation:\(item.conversationID)",
                         payloadText: String(decoding: out, as: UTF8.self), occurredAt: item.createdAt)
     }

@@ -48,7 +48,7 @@ public final class NotificationLiveFeed: Sendable {
         let wakeups = ChangeSignal()
         await withTaskGroup(of: Void.self) { group in
             for type in Self.eventTypes {
-                group.addTask { await Self.relay(self.database.signal(EventLog.typeChannel(type)), to: wakeups) }
+                group.addTask { await self.database.signal(EventLog.typeChannel(type)).forEachChange { wakeups.notify() } }
             }
             if database.engine == .postgres {
                 group.addTask { await self.database.listen(EventLog.notifyChannel, logger: self.logger) { wakeups.notify() } }
@@ -71,18 +71,6 @@ public final class NotificationLiveFeed: Sendable {
             }
             await group.next()
             group.cancelAll()
-        }
-    }
-
-    /// Notifies `target` each time `source` changes, until cancelled.
-    static func relay(_ source: ChangeSignal, to target: ChangeSignal) async {
-        var seen = source.generation
-        while !Task.isCancelled {
-            await source.wait(since: seen, timeout: .seconds(3600))
-            if source.generation != seen {
-                seen = source.generation
-                target.notify()
-            }
         }
     }
 

@@ -38,15 +38,46 @@ extension JSONValue {
     }
 }
 
+/// Pieces for writers that emit a fixed shape directly (frames and payloads written once per message, where building
+/// a `JSONValue` dictionary cost more than the writing): literal text, and values exactly as `JSONValue` writes them.
+/// Such a writer must put keys in this writer's order (sorted by UTF-8 bytes) and be tested against it byte for byte.
+extension [UInt8] {
+    /// Appends a literal's UTF-8 bytes: punctuation and keys, such as `#","seq":"#`.
+    @inline(__always)
+    public mutating func appendLiteral(_ literal: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// Appends a JSON string, or `null` for nil.
+    public mutating func appendJSON(_ text: String?) {
+        if let text { JSONWriter.writeString(text, into: &self) } else { appendLiteral("null") }
+    }
+
+    /// Appends a JSON integer.
+    public mutating func appendJSON(_ number: Int) {
+        JSONWriter.writeInt(number, into: &self)
+    }
+
+    /// Appends a JSON array of strings.
+    public mutating func appendJSON(_ strings: [String]) {
+        append(UInt8(ascii: "["))
+        for (index, text) in strings.enumerated() {
+            if index > 0 { append(UInt8(ascii: ",")) }
+            JSONWriter.writeString(text, into: &self)
+        }
+        append(UInt8(ascii: "]"))
+    }
+}
+
 /// The writer's routines. A namespace rather than methods on `JSONValue`, to keep the public surface to the three
 /// entry points above.
 enum JSONWriter {
     static func write(_ value: JSONValue, into out: inout [UInt8]) {
         switch value {
         case .null:
-            appendLiteral("null", into: &out)
+            out.appendLiteral("null")
         case .bool(let flag):
-            appendLiteral(flag ? "true" : "false", into: &out)
+            out.appendLiteral(flag ? "true" : "false")
         case .int(let number):
             writeInt(number, into: &out)
         case .double(let number):
@@ -65,11 +96,6 @@ enum JSONWriter {
         case .object(let members):
             writeObject(members, into: &out)
         }
-    }
-
-    @inline(__always)
-    private static func appendLiteral(_ literal: StaticString, into out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 
     private static func writeObject(_ members: [String: JSONValue], into out: inout [UInt8]) {
@@ -143,7 +169,7 @@ enum JSONWriter {
     static func writeDouble(_ number: Double, into out: inout [UInt8]) {
         guard number.isFinite else {
             // JSONEncoder throws here (EncodingError.invalidValue); we write null so writing cannot fail.
-            appendLiteral("null", into: &out)
+            out.appendLiteral("null")
             return
         }
         // Whole numbers below 2^53 are what Swift's `description` prints as "<digits>.0", which JSONEncoder trims

@@ -18,20 +18,20 @@ enum FrameCodec {
         var out: [UInt8] = []
         out.reserveCapacity(256)
         out.appendLiteral(#"{"client_msg_id":"#)
-        (receipt.clientMsgID.map { JSONValue.string($0) } ?? .null).write(into: &out)
+        out.appendJSON(receipt.clientMsgID)
         out.appendLiteral(#","conversation_id":"#)
-        JSONValue.string(receipt.conversationID).write(into: &out)
+        out.appendJSON(receipt.conversationID)
         out.appendLiteral(receipt.duplicate ? #","duplicate":true"# : #","duplicate":false"#)
         if let id {
             out.appendLiteral(#","id":"#)
-            JSONValue.int(id).write(into: &out)
+            out.appendJSON(id)
         }
         out.appendLiteral(#","message_id":"#)
-        JSONValue.string(receipt.messageID).write(into: &out)
+        out.appendJSON(receipt.messageID)
         out.appendLiteral(#","seq":"#)
-        JSONValue.int(Int(receipt.seq)).write(into: &out)
+        out.appendJSON(Int(receipt.seq))
         out.appendLiteral(#","ts":"#)
-        JSONValue.string(Timestamp.format(receipt.createdAt)).write(into: &out)
+        out.appendJSON(Timestamp.format(receipt.createdAt))
         out.appendLiteral(#","type":"ack"}"#)
         return String(decoding: out, as: UTF8.self)
     }
@@ -121,23 +121,16 @@ struct ItemFrame {
         var out: [UInt8] = []
         out.reserveCapacity(512)
         out.appendLiteral(#"{"conversation_id":"#)
-        JSONValue.string(item.conversationID).write(into: &out)
+        out.appendJSON(item.conversationID)
         out.appendLiteral(#","item":"#)
         MessagingWire.writeItem(item, into: &out)
         out.appendLiteral(#","seq":"#)
-        JSONValue.int(Int(item.seq)).write(into: &out)
+        out.appendJSON(Int(item.seq))
         out.appendLiteral(#","type":"item","user_seq":"#)
         prefix = String(decoding: out, as: UTF8.self)
     }
 
     func text(userSeq: Int64) -> String {
         prefix + String(userSeq) + "}"
-    }
-}
-
-extension [UInt8] {
-    /// Appends a literal's UTF-8 bytes (no intermediate array).
-    mutating func appendLiteral(_ literal: StaticString) {
-        append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 }

@@ -49,14 +49,7 @@ public final class LiveFanout: Service, Sendable {
                     await self.database.listen(EventLog.notifyChannel, logger: self.logger) { wakeups.notify() }
                 }
                 if self.database.engine == .postgres {
-                    group.addTask {
-                        var seen = self.database.commits.generation
-                        while !Task.isCancelled {
-                            await self.database.commits.wait(since: seen, timeout: .seconds(3600))
-                            seen = self.database.commits.generation
-                            wakeups.notify()
-                        }
-                    }
+                    group.addTask { await self.database.commits.forEachChange { wakeups.notify() } }
                 }
                 group.addTask { await self.tail(from: start, wakeups: wakeups) }
                 await group.next()

@@ -70,6 +70,19 @@ public final class ChangeSignal: Sendable {
         }
     }
 
+    /// Calls `body` after each change until the task is cancelled (changes signalled while `body` runs count as one):
+    /// for relaying one signal into another, or into a callback.
+    public func forEachChange(_ body: () -> Void) async {
+        var seen = generation
+        while !Task.isCancelled {
+            await wait(since: seen, timeout: .seconds(3600))
+            let current = generation
+            guard current != seen, !Task.isCancelled else { continue }
+            seen = current
+            body()
+        }
+    }
+
     private func schedule(at deadline: NIODeadline) {
         MultiThreadedEventLoopGroup.singleton.any().scheduleTask(deadline: deadline) { self.expire(timerSetFor: deadline) }
     }

@@ -36,16 +36,7 @@ extension Database {
     /// (reconnecting after errors), or on SQLite the in-process signal.
     public func listen(_ channel: String, logger: Logger, onNotify: @escaping @Sendable () -> Void) async {
         guard let postgres = backend as? PostgresBackend else {
-            let signal = localChannels.signal(channel)
-            var seen = signal.generation
-            while !Task.isCancelled {
-                await signal.wait(since: seen, timeout: .seconds(3600))
-                guard !Task.isCancelled else { return }
-                if signal.generation != seen {
-                    seen = signal.generation
-                    onNotify()
-                }
-            }
+            await localChannels.signal(channel).forEachChange(onNotify)
             return
         }
         while !Task.isCancelled {

@@ -23,11 +23,6 @@ public struct NewEvent: Sendable, Equatable {
         self.payloadText = payloadText
         self.occurredAt = occurredAt
     }
-
-    /// The payload, parsed back (for tests and diagnostics; the log stores `payloadText`).
-    public var payload: JSONValue {
-        (try? JSONValue(parsing: payloadText)) ?? .null
-    }
 }
 
 /// The transactional outbox: how a context records its events in the same transaction as its change.

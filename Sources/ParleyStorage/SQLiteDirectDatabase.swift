@@ -65,7 +65,7 @@ struct SQLiteDirectDatabase: SQLDatabase {
         try await closure(self)
     }
 
-    /// The bound value as SQLite stores it: the usual types directly, anything else the way SQLiteKit encodes it.
+    /// A BulkSQL value as SQLite stores it.
     static func sqliteValue(_ bound: BindValue) -> SQLiteData {
         switch bound {
         case .text(let text): .text(text)
@@ -76,6 +76,7 @@ struct SQLiteDirectDatabase: SQLDatabase {
         }
     }
 
+    /// The bound value as SQLite stores it: the usual types directly, anything else the way SQLiteKit encodes it.
     static func sqliteValue(_ value: any Encodable & Sendable) throws -> SQLiteData {
         if let bound = value as? BindValue { return sqliteValue(bound) }
         switch value {

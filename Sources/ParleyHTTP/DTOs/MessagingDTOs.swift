@@ -29,56 +29,40 @@ public enum MessagingWire {
     /// writes one per message, and the dictionary, its key sort and its teardown were ~5% of a send's CPU. Keys in
     /// the writer's order (sorted by UTF-8 bytes); a test compares the two byte for byte.
     public static func writeItem(_ item: Item, into out: inout [UInt8]) {
-        func key(_ name: StaticString, first: Bool = false) {
-            if !first { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
-        }
-        func string(_ text: String?) {
-            (text.map { JSONValue.string($0) } ?? .null).write(into: &out)
-        }
-        out.append(UInt8(ascii: "{"))
-        key("body", first: true)
+        out.appendLiteral(#"{"body":"#)
         item.body.write(into: &out)
-        key("client_msg_id")
-        string(item.clientMsgID)
-        key("conversation_id")
-        string(item.conversationID)
-        key("created_at")
-        string(Timestamp.format(item.createdAt))
-        key("edited_at")
-        string(item.editedAt.map(Timestamp.format))
-        key("forwarded_from")
-        string(item.forwardedFrom)
-        key("id")
-        string(item.id)
-        key("kind")
-        string(item.kind.rawValue)
-        key("mentions")
-        out.append(UInt8(ascii: "["))
-        for (index, mention) in item.mentions.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            string(mention)
-        }
-        out.append(UInt8(ascii: "]"))
-        key("reactions")
+        out.appendLiteral(#","client_msg_id":"#)
+        out.appendJSON(item.clientMsgID)
+        out.appendLiteral(#","conversation_id":"#)
+        out.appendJSON(item.conversationID)
+        out.appendLiteral(#","created_at":"#)
+        out.appendJSON(Timestamp.format(item.createdAt))
+        out.appendLiteral(#","edited_at":"#)
+        out.appendJSON(item.editedAt.map(Timestamp.format))
+        out.appendLiteral(#","forwarded_from":"#)
+        out.appendJSON(item.forwardedFrom)
+        out.appendLiteral(#","id":"#)
+        out.appendJSON(item.id)
+        out.appendLiteral(#","kind":"#)
+        out.appendJSON(item.kind.rawValue)
+        out.appendLiteral(#","mentions":"#)
+        out.appendJSON(item.mentions)
+        out.appendLiteral(#","reactions":"#)
         if item.reactions.isEmpty {
-            out.append(contentsOf: [UInt8(ascii: "{"), UInt8(ascii: "}")])
+            out.appendLiteral("{}")
         } else {
             JSONValue.object(item.reactions.mapValues { .array($0.map { .string($0) }) }).write(into: &out)
         }
-        key("recalled")
-        JSONValue.bool(item.recalledAt != nil).write(into: &out)
-        key("reply_to")
-        string(item.replyTo)
-        key("sender_id")
-        string(item.senderID)
-        key("seq")
-        JSONValue.int(Int(item.seq)).write(into: &out)
-        key("target_id")
-        string(item.targetID)
-        out.append(UInt8(ascii: "}"))
+        out.appendLiteral(item.recalledAt != nil ? #","recalled":true"# : #","recalled":false"#)
+        out.appendLiteral(#","reply_to":"#)
+        out.appendJSON(item.replyTo)
+        out.appendLiteral(#","sender_id":"#)
+        out.appendJSON(item.senderID)
+        out.appendLiteral(#","seq":"#)
+        out.appendJSON(Int(item.seq))
+        out.appendLiteral(#","target_id":"#)
+        out.appendJSON(item.targetID)
+        out.appendLiteral("}")
     }
 
     public static func conversation(_ summary: ConversationSummary, includeMembership: Bool = true) -> JSONValue {
