@@ -52,7 +52,7 @@ import Testing
                                    pollInterval: .seconds(120), logger: TestDatabases.logger)
             let running = Task { try await worker.run() }
             defer { running.cancel() }
-            try await Self.waitUntil { worker.looksForJobs >= 1 }
+            #expect(try await eventually(within: 30) { worker.looksForJobs >= 1 })
             try await Task.sleep(for: .milliseconds(200))
 
             try await database.sql.raw("CREATE TABLE unrelated (n BIGINT NOT NULL)").run()
@@ -68,22 +68,10 @@ import Testing
                 try await sql.raw("INSERT INTO unrelated (n) VALUES (1000)").run()
                 _ = try await queue.enqueue([NewJob(kind: "test.count", payload: [:])], on: sql)
             }
-            try await Self.waitUntil { handler.runs.load(ordering: .relaxed) == 1 }
+            #expect(try await eventually(within: 30) { handler.runs.load(ordering: .relaxed) == 1 })
             #expect(handler.runs.load(ordering: .relaxed) == 1)
             running.cancel()
             _ = await running.result
-        }
-    }
-
-    /// Polls `condition` for up to 30 s (far below the worker's two-minute poll); records an issue if it never holds.
-    static func waitUntil(_ condition: @Sendable () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("still false after 30 s", sourceLocation: sourceLocation)
-                return
-            }
-            try await Task.sleep(for: .milliseconds(20))
         }
     }
 }

@@ -56,7 +56,7 @@ final class RecordingPusher: NotificationPusher {
                                             logger: TestDatabases.logger, pollInterval: .seconds(60))
             let running = Task { await feed.run() }
             defer { running.cancel() }
-            try await Self.waitUntil { feed.logReads >= 1 }
+            #expect(try await eventually(within: 30) { feed.logReads >= 1 })
             try await Task.sleep(for: .milliseconds(200))
             let readsBefore = feed.logReads
             for n in 0..<100 {
@@ -71,20 +71,11 @@ final class RecordingPusher: NotificationPusher {
 
             _ = try await f.service.trigger(TriggerRequest(templateKey: "welcome", recipients: .users([.u(1)]),
                                                            data: ["name": "A", "place": "P"]), actor: "key:k")
-            try await Self.waitUntil { pusher.pushed.withLock { frames in frames.contains { if case .notification = $0.1 { true } else { false } } } }
+            #expect(try await eventually(within: 30) {
+                pusher.pushed.withLock { frames in frames.contains { if case .notification = $0.1 { true } else { false } } }
+            })
             running.cancel()
             await running.value
-        }
-    }
-
-    static func waitUntil(_ condition: @Sendable () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("still false after 30 s", sourceLocation: sourceLocation)
-                return
-            }
-            try await Task.sleep(for: .milliseconds(20))
         }
     }
 }

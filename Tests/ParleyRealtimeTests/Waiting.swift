@@ -14,15 +14,3 @@ func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async 
         DispatchQueue.global().async { continuation.resume(returning: work()) }
     }
 }
-
-/// Polls `condition` every `interval` until it holds; false after `seconds` (a bound, not a timing assertion).
-func eventually(
-    within seconds: Double = 15, every interval: Duration = .milliseconds(20), _ condition: () async throws -> Bool
-) async throws -> Bool {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { return false }
-        try await Task.sleep(for: interval)
-    }
-    return true
-}
