@@ -52,19 +52,30 @@ public struct EventLog: EventOutbox {
 
     public func append(_ events: [NewEvent], on sql: any SQLDatabase) async throws {
         guard !events.isEmpty else { return }
-        if database.engine == .postgres {
-            try await sql.raw("SELECT pg_advisory_xact_lock(\(unsafeRaw: String(Self.appendLockKey)))").run()
-        }
-        var statement = BulkSQL("INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) VALUES")
+        var rows = BulkSQL()
         for (index, event) in events.enumerated() {
-            statement.append(index > 0 ? ", " : " ")
-            statement.row([
+            rows.append(index > 0 ? ", " : "")
+            rows.row([
                 ids.next(prefix: "ev_"), event.type, event.occurredAt.unixMilliseconds, event.actor, event.subject, event.payloadText,
             ])
         }
-        try await sql.run(statement)
-        // Delivered when the transaction commits: live readers on other nodes wake without polling.
-        try await database.notify(Self.notifyChannel, on: sql)
+        if database.engine == .postgres {
+            // The append lock, the rows and the NOTIFY (delivered at commit: live readers on every node wake without
+            // polling) in one statement: every other event-writing transaction of the cluster waits for this lock until
+            // we commit, so it is held for one round trip and the COMMIT, not three. The rows come out of a join with
+            // the lock's one row, so their identity values are drawn only once the lock is held.
+            var statement = BulkSQL("WITH appending AS (SELECT pg_advisory_xact_lock(\(Self.appendLockKey))), ")
+            statement.append("inserted AS (INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) ")
+            statement.append("SELECT v.id, v.type, v.occurred_at, v.actor, v.subject, v.payload FROM appending, (VALUES ")
+            statement = statement + rows
+            statement.append(") AS v (id, type, occurred_at, actor, subject, payload) RETURNING position) SELECT pg_notify(")
+            statement.bind(Self.notifyChannel)
+            statement.append(", '') FROM (SELECT 1 FROM inserted LIMIT 1) AS once")
+            try await sql.run(statement)
+        } else {
+            try await sql.run(BulkSQL("INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) VALUES ") + rows)
+            try await database.notify(Self.notifyChannel, on: sql)
+        }
         // And per type, in this process only: readers that want a few types wake for those alone.
         for type in Set(events.map(\.type)) { database.notifyInProcess(Self.typeChannel(type)) }
     }

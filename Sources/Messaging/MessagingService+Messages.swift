@@ -212,7 +212,7 @@ extension MessagingService {
             fresh.append(entry)
         }
         let stored = try await store.appendMessages(
-            fresh.map(\.draft), to: target.conversation, senderID: actor.senderID, actor: actor.label, at: now, on: sql
+            fresh.map(\.draft), to: target.conversation, senderID: actor.senderID, actor: actor.label, readBy: sender, at: now, on: sql
         )
         recentMessages.offer(stored)
         let items = stored.map(\.item)
@@ -223,10 +223,6 @@ extension MessagingService {
         for (index, clientMsgID) in repeats {
             guard let original = originals[clientMsgID] else { continue }
             outcomes[index] = .success(SendReceipt(for: original, duplicate: true))
-        }
-        if let sender, let last = items.last {
-            // Your own message is read by you.
-            _ = try await store.advanceRead(conversationID, sender, to: last.seq, on: sql)
         }
         return outcomes.map { $0 ?? .failure(ParleyError.internalError) }
     }

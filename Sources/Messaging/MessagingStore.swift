@@ -287,9 +287,12 @@ struct MessagingStore: Sendable {
 
     /// Appends messages of one sender as the next items of `conversation`, which the caller read under its row
     /// lock in this transaction (so `lastSeq + 1` onwards are free), with one statement per table whatever their
-    /// number: the items, the conversation's counters, the members' feeds and the events. Returns the stored items.
+    /// number: the items, the conversation's counters, `reader`'s read position (the sender's: your own message is
+    /// read by you), the members' feeds and the events; on PostgreSQL one round trip for the first three and one
+    /// for the feeds. Events go last: their append lock is held until the commit. Returns the stored items.
     func appendMessages(
-        _ drafts: [MessageDraft], to conversation: Conversation, senderID: String, actor: String, at now: Date, on sql: any SQLDatabase
+        _ drafts: [MessageDraft], to conversation: Conversation, senderID: String, actor: String, readBy reader: UserID?,
+        at now: Date, on sql: any SQLDatabase
     ) async throws -> [ItemForFanOut] {
         guard !drafts.isEmpty else { return [] }
         // As it reads back from the database (milliseconds), so the fan-out's copy equals the stored one.
@@ -301,11 +304,35 @@ struct MessagingStore: Sendable {
                 forwardedFrom: draft.forwardedFrom, targetID: nil, createdAt: now, editedAt: nil, recalledAt: nil
             )
         }
-        try await insertItems(items, on: sql)
-        try await sql.raw("""
-            UPDATE messaging_conversations SET last_seq = \(bind: items[items.count - 1].seq), last_activity_at = \(bind: now.unixMilliseconds)
-            WHERE id = \(bind: conversation.id)
-            """).run()
+        let lastSeq = items[items.count - 1].seq
+        var advance = BulkSQL("UPDATE messaging_conversations SET last_seq = ")
+        advance.bind(lastSeq)
+        advance.append(", last_activity_at = ")
+        advance.bind(now.unixMilliseconds)
+        advance.append(" WHERE id = ")
+        advance.bind(conversation.id)
+        var read: BulkSQL?
+        if let reader {
+            var statement = BulkSQL("UPDATE messaging_members SET read_seq = CASE WHEN read_seq < ")
+            statement.bind(lastSeq)
+            statement.append(" THEN ")
+            statement.bind(lastSeq)
+            statement.append(" ELSE read_seq END WHERE conversation_id = ")
+            statement.bind(conversation.id)
+            statement.append(" AND user_id = ")
+            statement.bind(reader.rawValue)
+            read = statement
+        }
+        if database.engine == .postgres {
+            // One round trip for the items, the conversation's new seq and the read position (data-modifying CTEs).
+            var prefix = BulkSQL("WITH advanced AS (") + advance + ")"
+            if let read { prefix = prefix + ", seen AS (" + read + ")" }
+            try await insertItems(items, after: prefix + " ", on: sql)
+        } else {
+            try await insertItems(items, on: sql)
+            try await sql.run(advance)
+            if let read { try await sql.run(read) }
+        }
         let heads = try await appendFeed(
             recipients: .membersOf(conversation.id, plus: []), conversationID: conversation.id, seqs: items.map(\.seq), kind: "item", at: now, on: sql
         )
@@ -317,13 +344,13 @@ struct MessagingStore: Sendable {
         }
     }
 
-    /// Inserts item rows, in one statement.
-    private func insertItems(_ items: [Item], on sql: any SQLDatabase) async throws {
-        var statement = BulkSQL("""
+    /// Inserts item rows, in one statement (after `prefix`: a WITH clause, on PostgreSQL).
+    private func insertItems(_ items: [Item], after prefix: BulkSQL = BulkSQL(), on sql: any SQLDatabase) async throws {
+        var statement = prefix + """
             INSERT INTO messaging_items (conversation_id, seq, id, kind, sender_id, client_msg_id, body, reply_to, mentions,
                 forwarded_from, target_id, created_at, counts_unread)
             VALUES
-            """)
+            """
         for (index, item) in items.enumerated() {
             statement.append(index > 0 ? ", " : " ")
             let mentionsText = try JSONValue.array(item.mentions.map { .string($0) }).jsonText()
@@ -417,33 +444,46 @@ struct MessagingStore: Sendable {
             filter.list(users.map(\.rawValue))
             filter.append(")")
         }
-        if database.engine == .postgres {
-            try await sql.run(BulkSQL("SELECT user_id FROM messaging_feed_heads WHERE ") + filter + " ORDER BY user_id FOR UPDATE")
-        }
         let count = seqs.count
-        var update = BulkSQL("UPDATE messaging_feed_heads SET head = head + ")
-        update.bind(count)
-        let heads = try await sql.all(update + " WHERE " + filter + " RETURNING user_id, head").map { row in
+        // Entry k (1-based) of a recipient whose head just moved to H is at H - count + k.
+        var entries = BulkSQL("SELECT h.user_id, h.head - ")
+        entries.bind(count)
+        entries.append(" + e.k, ")
+        entries.bind(conversationID)
+        entries.append(", e.seq, ")
+        entries.bind(kind)
+        entries.append(", ")
+        entries.bind(now.unixMilliseconds)
+        entries.append(database.engine == .postgres ? " FROM h, (" : " FROM messaging_feed_heads h, (")
+        for (offset, seq) in seqs.enumerated() {
+            entries.append(offset > 0 ? " UNION ALL SELECT CAST(" : "SELECT CAST(")
+            entries.bind(offset + 1)
+            entries.append(" AS BIGINT) AS k, CAST(")
+            entries.bind(seq)
+            entries.append(" AS BIGINT) AS seq")
+        }
+        entries.append(") AS e")
+        let insertFeed = "INSERT INTO messaging_feed (user_id, user_seq, conversation_id, seq, kind, created_at) "
+        let decodeHead = { (row: any SQLRow) in
             (user: UserID(trusted: try row.decode(column: "user_id", as: String.self)), head: try row.decode(column: "head", as: Int64.self))
         }
-        // Entry k (1-based) of a recipient whose head just moved to H is at H - count + k.
-        var insert = BulkSQL("INSERT INTO messaging_feed (user_id, user_seq, conversation_id, seq, kind, created_at) SELECT h.user_id, h.head - ")
-        insert.bind(count)
-        insert.append(" + e.k, ")
-        insert.bind(conversationID)
-        insert.append(", e.seq, ")
-        insert.bind(kind)
-        insert.append(", ")
-        insert.bind(now.unixMilliseconds)
-        insert.append(" FROM messaging_feed_heads h, (")
-        for (offset, seq) in seqs.enumerated() {
-            insert.append(offset > 0 ? " UNION ALL SELECT CAST(" : "SELECT CAST(")
-            insert.bind(offset + 1)
-            insert.append(" AS BIGINT) AS k, CAST(")
-            insert.bind(seq)
-            insert.append(" AS BIGINT) AS seq")
+        guard database.engine == .sqlite else {
+            // PostgreSQL: one round trip. The heads are locked in user-id order (the subquery's), moved, and the
+            // entries written from the moved heads.
+            var statement = BulkSQL("WITH h AS (UPDATE messaging_feed_heads SET head = head + ")
+            statement.bind(count)
+            statement.append(" FROM (SELECT user_id FROM messaging_feed_heads WHERE ")
+            statement = statement + filter
+            statement.append(" ORDER BY user_id FOR UPDATE) AS locked WHERE messaging_feed_heads.user_id = locked.user_id")
+            statement.append(" RETURNING messaging_feed_heads.user_id, messaging_feed_heads.head), fed AS (")
+            statement = statement + insertFeed + entries
+            statement.append(") SELECT user_id, head FROM h")
+            return try await sql.all(statement).map(decodeHead)
         }
-        try await sql.run(insert + ") AS e WHERE " + filter)
+        var update = BulkSQL("UPDATE messaging_feed_heads SET head = head + ")
+        update.bind(count)
+        let heads = try await sql.all(update + " WHERE " + filter + " RETURNING user_id, head").map(decodeHead)
+        try await sql.run(BulkSQL(insertFeed) + entries + " WHERE " + filter)
         return heads
     }
 

@@ -90,7 +90,12 @@ import Testing
                 for writer in 0..<writers {
                     group.addTask {
                         for index in 0..<perWriter {
-                            try await database.transaction { sql in try await log.append(event("w", writer * 1000 + index), on: sql) }
+                            try await database.transaction { sql in
+                                try await log.append(event("w", writer * 1000 + index), on: sql)
+                                // Still in the transaction after appending: a writer that drew a later position and
+                                // committed first would be seen before this one, and this one skipped.
+                                if index % 2 == 0 { try await Task.sleep(for: .milliseconds(1)) }
+                            }
                         }
                         return []
                     }
