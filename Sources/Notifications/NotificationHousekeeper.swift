@@ -19,31 +19,20 @@ extension NotificationService {
         let now = clock.now()
         var result = Housekeeping()
         let idempotencyCutoff = now.addingTimeInterval(-settings.idempotencyWindow).unixMilliseconds
-        result.idempotencyKeys = try await deleteInBatches("""
+        result.idempotencyKeys = try await database.deleteInBatches("""
             DELETE FROM notifications_idempotency WHERE (scope, idempotency_key) IN (
                 SELECT scope, idempotency_key FROM notifications_idempotency WHERE created_at < \(bind: idempotencyCutoff) LIMIT 5000)
-            """)
-        result.dedupKeys = try await deleteInBatches("""
+            """, batch: 5000)
+        result.dedupKeys = try await database.deleteInBatches("""
             DELETE FROM notifications_dedup WHERE dedup_key IN (
                 SELECT dedup_key FROM notifications_dedup WHERE expires_at <= \(bind: now.unixMilliseconds) LIMIT 5000)
-            """)
+            """, batch: 5000)
         let markCutoff = now.addingTimeInterval(-30 * 86_400).unixMilliseconds
-        result.autoPushMarks = try await deleteInBatches("""
+        result.autoPushMarks = try await database.deleteInBatches("""
             DELETE FROM notifications_auto_push WHERE (user_id, conversation_id) IN (
                 SELECT user_id, conversation_id FROM notifications_auto_push WHERE updated_at < \(bind: markCutoff) LIMIT 5000)
-            """)
+            """, batch: 5000)
         return result
-    }
-
-    private func deleteInBatches(_ statement: SQLQueryString) async throws -> Int {
-        var total = 0
-        while true {
-            let removed = try await database.transaction { sql in
-                try await sql.raw(statement + " RETURNING 1 AS one").all().count
-            }
-            total += removed
-            if removed < 5000 { return total }
-        }
     }
 }
 

@@ -118,7 +118,8 @@ public enum ParleyServer {
             platformIssuer: configuration.platformJWTIssuer, beforeSendHook: configuration.beforeSendHook,
             floodSettings: configuration.floodDetection ? FloodSettings() : nil,
             filterDictionaryFile: configuration.filterDictionaryFile, analyticsSettings: configuration.analyticsSettings,
-            autoPushSettings: configuration.autoPushSettings, rateLimitPolicy: configuration.rateLimitPolicy, logger: logger
+            autoPushSettings: configuration.autoPushSettings, rateLimitPolicy: configuration.rateLimitPolicy,
+            retentionSettings: configuration.retention, logger: logger
         )
         // Migrate (and load the filters) on a short-lived connection: the serving pool only runs inside the ServiceGroup.
         let migrationDatabase = try await Database.open(configuration.database, logger: logger)
@@ -177,7 +178,7 @@ extension ParleyServer {
                                       filterDictionaryFile: configuration.filterDictionaryFile,
                                       analyticsSettings: configuration.analyticsSettings,
                                       autoPushSettings: configuration.autoPushSettings, rateLimitPolicy: configuration.rateLimitPolicy,
-                                      logger: logger)
+                                      retentionSettings: configuration.retention, logger: logger)
         logger.notice("Parley worker is running", metadata: ["worker_id": .string(workerID()), "database": .string(configuration.database.redacted)])
         return ServiceGroup(configuration: .init(
             services: [DatabasePoolService(database: database)]

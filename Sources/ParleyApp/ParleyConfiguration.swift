@@ -1,3 +1,4 @@
+import Events
 import Foundation
 import Notifications
 import Logging
@@ -42,6 +43,8 @@ public struct ParleyConfiguration: Sendable {
     public var analyticsTimeZone: String?
     /// A sensitive-word dictionary file (`word⇥category⇥severity⇥action⇥replacement` per line).
     public var filterDictionaryFile: String?
+    /// How long events, finished jobs, dead letters and webhook deliveries are kept.
+    public var retention = RetentionSettings()
 
     public init() {}
 
@@ -104,12 +107,22 @@ public struct ParleyConfiguration: Sendable {
         if let limits = environment["PARLEY_RATE_LIMITS"], !limits.isEmpty {
             rateLimitPolicy = try Self.rateLimits(limits, base: rateLimitPolicy)
         }
+        retention.events = try Self.days(environment, "PARLEY_EVENT_RETENTION_DAYS") ?? retention.events
+        retention.finishedJobs = try Self.days(environment, "PARLEY_FINISHED_JOB_RETENTION_DAYS") ?? retention.finishedJobs
+        retention.deadLettersAndDeliveries = try Self.days(environment, "PARLEY_DEAD_LETTER_RETENTION_DAYS") ?? retention.deadLettersAndDeliveries
         if let frames = environment["PARLEY_WS_FRAMES_PER_SECOND"] {
             guard let value = Double(frames), value >= 1, value <= 1_000_000 else {
                 throw ConfigurationError("PARLEY_WS_FRAMES_PER_SECOND must be 1 to 1000000")
             }
             webSocketFramesPerSecond = value
         }
+    }
+
+    /// A retention period in whole days (1 to 3650), as seconds; nil when the variable is unset.
+    static func days(_ environment: [String: String], _ name: String) throws -> TimeInterval? {
+        guard let text = environment[name], !text.isEmpty else { return nil }
+        guard let days = Int(text), (1...3650).contains(days) else { throw ConfigurationError("\(name) must be a whole number of days, 1 to 3650") }
+        return TimeInterval(days) * 86_400
     }
 
     /// `off` (no limits at all), or comma-separated `action.key=count/seconds[/burst]` changes to the defaults,

@@ -23,6 +23,8 @@ public struct ParleyServices: Sendable {
     public let clock: any WallClock
     public let ids: any IDGenerator
     public let events: EventLog
+    /// Deletes old events, finished jobs and webhook deliveries.
+    public let retention: EventsRetention
     public let users: any UserStore
     public let apiKeys: APIKeyService
     public let tokens: TokenService
@@ -67,12 +69,13 @@ public struct ParleyServices: Sendable {
                 analyticsSettings: AnalyticsSettings = AnalyticsSettings(),
                 mailer: any OutboundMailer = NIOSMTPMailer(), webPushPolicy: WebPushEndpointPolicy = WebPushEndpointPolicy(),
                 autoPushSettings: AutoPushSettings = AutoPushSettings(), rateLimitPolicy: RateLimitPolicy = .defaults,
-                logger: Logger = Logger(label: "parley")) {
+                retentionSettings: RetentionSettings = RetentionSettings(), logger: Logger = Logger(label: "parley")) {
         let ids = ids ?? SortableIDGenerator(clock: clock)
         self.database = database
         self.clock = clock
         self.ids = ids
         events = EventLog(database: database, ids: ids)
+        retention = EventsRetention(log: events, settings: retentionSettings, clock: clock)
         analytics = AnalyticsService(database: database, events: events, clock: clock, settings: analyticsSettings)
         users = SQLUserStore(database: database, outbox: events)
         apiKeys = APIKeyService(database: database, ids: ids, clock: clock)
@@ -160,7 +163,7 @@ public struct ParleyServices: Sendable {
             ConsumerRunner(log: events, consumers: eventConsumers, database: database, clock: clock, logger: logger),
             JobWorker(queue: jobs, handlers: jobHandlers, database: database, workerID: workerID, concurrency: concurrency, logger: logger),
             SensitiveWordsReloader(words: sensitiveWords, logger: logger),
-            FeedPruner(messaging: messaging, logger: logger),
+            RetentionRunner(messaging: messaging, events: retention, logger: logger),
             NotificationHousekeeper(notifications: notifications, logger: logger),
         ]
     }
@@ -279,9 +282,11 @@ final class MessagingModerationAdapter: HeldContentPublisher, ContentRemover, Re
     }
 }
 
-/// Deletes per-user feed entries past their retention once an hour (each node may; deletes are idempotent).
-struct FeedPruner: Service {
+/// Once an hour (each node may; the deletes are idempotent): per-user feed entries past their retention, and old
+/// events, finished jobs and webhook deliveries (`RetentionSettings`).
+struct RetentionRunner: Service {
     let messaging: MessagingService
+    let events: EventsRetention
     let logger: Logger
 
     func run() async throws {
@@ -292,6 +297,17 @@ struct FeedPruner: Service {
                     if removed > 0 { logger.info("pruned feed entries", metadata: ["count": .stringConvertible(removed)]) }
                 } catch {
                     logger.warning("feed pruning failed", metadata: ["error": "\(error)"])
+                }
+                do {
+                    let pass = try await events.run()
+                    if pass != RetentionPass() {
+                        logger.info("pruned the event log", metadata: [
+                            "events": .stringConvertible(pass.events), "jobs": .stringConvertible(pass.jobs),
+                            "webhook_deliveries": .stringConvertible(pass.webhookDeliveries),
+                        ])
+                    }
+                } catch {
+                    logger.warning("event log pruning failed", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: .seconds(3600))
             }

@@ -1,3 +1,4 @@
+import Events
 import Foundation
 import Moderation
 import ParleyApp
@@ -6,6 +7,17 @@ import Testing
 
 /// `PARLEY_*` settings for risk limits and pushes: applied when valid, refused with a clear message otherwise.
 @Suite struct ConfigurationTests {
+    @Test func retentionPeriodsComeFromTheEnvironmentInDays() throws {
+        var configuration = ParleyConfiguration()
+        #expect(configuration.retention == RetentionSettings())
+        try configuration.apply(environment: [
+            "PARLEY_EVENT_RETENTION_DAYS": "7", "PARLEY_FINISHED_JOB_RETENTION_DAYS": "1", "PARLEY_DEAD_LETTER_RETENTION_DAYS": "90",
+        ])
+        #expect(configuration.retention.events == 7 * 86_400)
+        #expect(configuration.retention.finishedJobs == 86_400)
+        #expect(configuration.retention.deadLettersAndDeliveries == 90 * 86_400)
+    }
+
     @Test func rateLimitsFloodDetectionAndFrameRatesComeFromTheEnvironment() throws {
         var configuration = ParleyConfiguration()
         try configuration.apply(environment: [
@@ -30,7 +42,8 @@ import Testing
     @Test(arguments: [
         ["PARLEY_RATE_LIMITS": "send_message=5/1"], ["PARLEY_RATE_LIMITS": "fly.user=5/1"], ["PARLEY_RATE_LIMITS": "login.ip=0/60"],
         ["PARLEY_RATE_LIMITS": "login.ip=ten/60"], ["PARLEY_FLOOD_DETECTION": "maybe"], ["PARLEY_WS_FRAMES_PER_SECOND": "0"],
-        ["PARLEY_AUTO_PUSH": "sometimes"],
+        ["PARLEY_AUTO_PUSH": "sometimes"], ["PARLEY_EVENT_RETENTION_DAYS": "0"], ["PARLEY_FINISHED_JOB_RETENTION_DAYS": "a week"],
+        ["PARLEY_DEAD_LETTER_RETENTION_DAYS": "4000"],
     ])
     func badSettingsAreRefusedByName(environment: [String: String]) throws {
         var configuration = ParleyConfiguration()

@@ -1,0 +1,116 @@
+import Foundation
+import ParleyCore
+import ParleyStorage
+import SQLKit
+
+/// How long the event log and the work done from it are kept. Without limits the log (a row per message sent,
+/// with its payload), finished jobs and webhook deliveries grow for as long as Parley runs.
+public struct RetentionSettings: Sendable, Equatable {
+    /// Events older than this are deleted once every consumer still running has read them. Replays (a webhook
+    /// endpoint's, an analytics rebuild) reach back this far at most.
+    public var events: TimeInterval = 30 * 86_400
+    /// Completed and discarded jobs. A job's `unique_key` is free again once the job is deleted.
+    public var finishedJobs: TimeInterval = 7 * 86_400
+    /// Dead jobs (dead letters, kept for operators to retry) and finished webhook deliveries (succeeded, dead,
+    /// skipped: the delivery log endpoints' owners read).
+    public var deadLettersAndDeliveries: TimeInterval = 30 * 86_400
+
+    public init() {}
+}
+
+/// What one retention pass deleted.
+public struct RetentionPass: Sendable, Equatable {
+    public var events = 0
+    public var jobs = 0
+    public var webhookDeliveries = 0
+
+    public init() {}
+}
+
+/// Deletes what `RetentionSettings` no longer keeps; any node may run it (the deletes are idempotent).
+public struct EventsRetention: Sendable {
+    let log: EventLog
+    let settings: RetentionSettings
+    let clock: any WallClock
+    static let batch = 5_000
+
+    public init(log: EventLog, settings: RetentionSettings, clock: any WallClock) {
+        self.log = log
+        self.settings = settings
+        self.clock = clock
+    }
+
+    var database: Database { log.database }
+
+    public func run() async throws -> RetentionPass {
+        let now = clock.now()
+        var pass = RetentionPass()
+        pass.events = try await log.prune(before: now.addingTimeInterval(-settings.events), batch: Self.batch)
+        let finishedCutoff = now.addingTimeInterval(-settings.finishedJobs).unixMilliseconds
+        let deadCutoff = now.addingTimeInterval(-settings.deadLettersAndDeliveries).unixMilliseconds
+        // Job and delivery ids are time-ordered, so the oldest come first in id order.
+        pass.jobs = try await database.deleteInBatches("""
+            DELETE FROM events_jobs WHERE id IN (
+                SELECT id FROM events_jobs WHERE (state IN ('completed', 'discarded') AND updated_at < \(bind: finishedCutoff))
+                    OR (state = 'dead' AND updated_at < \(bind: deadCutoff))
+                ORDER BY id LIMIT \(bind: Self.batch))
+            """, batch: Self.batch)
+        pass.webhookDeliveries = try await database.deleteInBatches("""
+            DELETE FROM events_webhook_deliveries WHERE id IN (
+                SELECT id FROM events_webhook_deliveries WHERE state IN ('succeeded', 'dead', 'skipped') AND created_at < \(bind: deadCutoff)
+                ORDER BY id LIMIT \(bind: Self.batch))
+            """, batch: Self.batch)
+        return pass
+    }
+}
+
+extension EventLog {
+    /// Deletes the oldest events, in position order, up to the first one at or after `cutoff`, and never past the
+    /// cursor of a consumer that moved since `cutoff` (one that has not moved for the whole retention period, a
+    /// consumer of a feature no longer deployed, does not hold the log back; when none moved, the slowest one
+    /// does). The newest event always stays: the head position is read from it. Returns how many went.
+    public func prune(before cutoff: Date, batch: Int) async throws -> Int {
+        let head = try await headPosition()
+        var consumersBound = try await slowestCursor(movedSince: cutoff)
+        if consumersBound == nil { consumersBound = try await slowestCursor(movedSince: nil) }
+        let bound = min(consumersBound ?? head, head - 1)
+        let cutoffMilliseconds = cutoff.unixMilliseconds
+        var total = 0
+        var after: Int64 = 0
+        while after < bound {
+            // A prefix of the log: stop at the first event that is not old enough (other nodes' clocks may differ a
+            // little, so occurred_at is only roughly ordered by position; stopping early keeps more, never less).
+            let rows = try await database.sql.raw("""
+                SELECT position, occurred_at FROM events_log WHERE position > \(bind: after) AND position <= \(bind: bound)
+                ORDER BY position LIMIT \(bind: batch)
+                """).all()
+            var last: Int64?
+            var reachedNewer = false
+            for row in rows {
+                guard try row.decode(column: "occurred_at", as: Int64.self) < cutoffMilliseconds else {
+                    reachedNewer = true
+                    break
+                }
+                last = try row.decode(column: "position", as: Int64.self)
+            }
+            guard let last else { break }
+            let first = after
+            total += try await database.transaction { sql in
+                try await sql.raw("""
+                    DELETE FROM events_log WHERE position > \(bind: first) AND position <= \(bind: last) RETURNING 1 AS one
+                    """).all().count
+            }
+            after = last
+            if reachedNewer || rows.count < batch { break }
+        }
+        return total
+    }
+
+    /// The lowest cursor among consumers (those that moved since `movedSince`, when given); nil when there is none.
+    private func slowestCursor(movedSince: Date?) async throws -> Int64? {
+        let query: SQLQueryString = movedSince.map { "SELECT MIN(position) AS slowest FROM events_consumers WHERE updated_at >= \(bind: $0.unixMilliseconds)" }
+            ?? "SELECT MIN(position) AS slowest FROM events_consumers"
+        guard let row = try await database.sql.raw(query).first(), try !row.decodeNil(column: "slowest") else { return nil }
+        return try row.decode(column: "slowest", as: Int64.self)
+    }
+}
