@@ -93,8 +93,8 @@ public enum ParleyServer {
         return (app, live)
     }
 
-    /// The live services of a serving node: the WebSocket fan-out, and the feed that pushes notifications to
-    /// WebSocket connections and SSE streams.
+    /// The live services of a serving node: the WebSocket fan-out, the feed that pushes notifications to
+    /// WebSocket connections and SSE streams, the presence beacon and the relay of typing and presence between nodes.
     public static func realtimeServices(live: LiveFanout, services: ParleyServices, logger: Logger) -> [any Service] {
         let pusher = CompositeNotificationPusher([
             WebSocketNotificationPusher(live: live, service: services.notifications), services.notificationStreams,
@@ -102,7 +102,7 @@ public enum ParleyServer {
         let feed = NotificationLiveFeed(service: services.notifications, events: services.events, pusher: pusher,
                                         database: services.database, logger: logger)
         return [live, NotificationLiveFeedService(feed: feed),
-                live.presenceBeacon(database: services.database, clock: services.clock, logger: logger)]
+                live.presenceBeacon(database: services.database, clock: services.clock, logger: logger), live.signalRelay]
     }
 
     /// Opens the database, migrates it and returns the application ready to run.

@@ -15,6 +15,7 @@ public struct Gateway: Sendable {
     let authenticator: Authenticator
     let messaging: MessagingService
     let hub: ConnectionHub
+    let relay: SignalRelay
     let clock: any WallClock
     let ids: any IDGenerator
     let settings: GatewaySettings
@@ -28,6 +29,7 @@ public struct Gateway: Sendable {
         self.authenticator = authenticator
         self.messaging = messaging
         self.hub = live.hub
+        self.relay = live.signalRelay
         self.clock = clock
         self.ids = ids
         self.settings = settings

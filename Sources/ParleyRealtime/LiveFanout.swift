@@ -14,6 +14,8 @@ import ServiceLifecycle
 /// when a commit wrote events, and polls as a fallback.
 public final class LiveFanout: Service, Sendable {
     let hub: ConnectionHub
+    /// Typing and presence to and from the other nodes of a shared database (a Service of its own).
+    public let signalRelay: SignalRelay
     let events: EventLog
     let messaging: MessagingService
     let database: Database
@@ -23,6 +25,7 @@ public final class LiveFanout: Service, Sendable {
     public init(events: EventLog, messaging: MessagingService, database: Database, clock: any WallClock, logger: Logger,
                 pollInterval: Duration = .milliseconds(200)) {
         hub = ConnectionHub(clock: clock)
+        signalRelay = SignalRelay(hub: hub, database: database, messaging: messaging, logger: logger)
         self.events = events
         self.messaging = messaging
         self.database = database

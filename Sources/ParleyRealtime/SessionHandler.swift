@@ -307,9 +307,12 @@ final class SessionHandler: Sendable {
         let text = FrameCodec.encode("typing", [
             "conversation_id": .string(conversationID), "user_id": .string(user.rawValue), "state": .string(state),
         ])
-        for member in try await messaging.memberIDs(conversationID) where member != user {
+        let members = try await messaging.memberIDs(conversationID)
+        for member in members where member != user {
             gateway.hub.deliver(to: member, .ephemeral(text), userSeq: nil)
         }
+        // Members connected to other nodes.
+        gateway.relay.typing(conversationID, user: user, state: state, members: members)
     }
 
     func presence(_ frame: FrameCodec.ClientFrame, subscribe: Bool) throws {

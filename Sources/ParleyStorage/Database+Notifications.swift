@@ -35,16 +35,41 @@ extension Database {
     /// Calls `onNotify` for every notification on `channel` until the task is cancelled: PostgreSQL's `NOTIFY`
     /// (reconnecting after errors), or on SQLite the in-process signal.
     public func listen(_ channel: String, logger: Logger, onNotify: @escaping @Sendable () -> Void) async {
-        guard let postgres = backend as? PostgresBackend else {
+        guard engine == .postgres else {
             await localChannels.signal(channel).forEachChange(onNotify)
+            return
+        }
+        // Anything sent while we were not listening: look once each time listening starts.
+        await listenPayloads(channel, logger: logger, onListening: onNotify, onPayload: { _ in onNotify() })
+    }
+}
+
+extension Database {
+    /// Whether other processes may share this database (PostgreSQL), so node-local state must be relayed.
+    public var isShared: Bool { engine == .postgres }
+
+    /// Sends `payload` (at most about 7,900 bytes) on `channel` to every process listening with `listenPayloads`, at
+    /// once (not inside a transaction). PostgreSQL only; on SQLite (one process) it does nothing.
+    public func publish(_ channel: String, payload: String) async throws {
+        guard engine == .postgres else { return }
+        try await sql.raw("SELECT pg_notify(\(bind: channel), \(bind: payload))").run()
+    }
+
+    /// Calls `onPayload` with every payload published on `channel` (this process's own included) until the task is
+    /// cancelled, reconnecting after errors; `onListening` each time listening (re)starts, as anything published
+    /// meanwhile was missed. On SQLite it only waits to be cancelled.
+    public func listenPayloads(_ channel: String, logger: Logger, onListening: @escaping @Sendable () -> Void = {},
+                               onPayload: @escaping @Sendable (String) -> Void) async {
+        guard let postgres = backend as? PostgresBackend else {
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
             return
         }
         while !Task.isCancelled {
             do {
                 try await postgres.client.withConnection { connection in
                     try await connection.listen(on: channel) { notifications in
-                        onNotify()  // Anything sent while we were not listening: look once now.
-                        for try await _ in notifications { onNotify() }
+                        onListening()
+                        for try await notification in notifications { onPayload(notification.payload) }
                     }
                 }
             } catch {
