@@ -22,7 +22,7 @@ struct FCMTests {
     /// Runs `body` with a Google stand-in that knows `key`'s public half, and an FCM sender configured from a
     /// service-account JSON (as Google's console downloads it) whose token URI and base URL point at it.
     static func withGoogle(
-        clock: ManualWallClock, signingKey: _RSA.Signing.PrivateKey? = nil,
+        clock: ManualWallClock, signingKey: _RSA.Signing.PrivateKey? = nil, projectID: String = FakeGoogle.projectID,
         _ body: @Sendable (FakeGoogle, PushServiceStub, any PushSender) async throws -> Void
     ) async throws {
         let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
@@ -33,7 +33,7 @@ struct FCMTests {
             let config: JSONValue = [
                 "service_account": [
                     "type": "service_account",
-                    "project_id": .string(FakeGoogle.projectID),
+                    "project_id": .string(projectID),
                     "private_key_id": "key-1",
                     "private_key": .string(accountKey.pkcs8PEMRepresentation),
                     "client_email": .string(FakeGoogle.clientEmail),
@@ -169,6 +169,17 @@ struct FCMTests {
             #expect(bad?.permanent == true)
             #expect(bad?.reason.contains("message.android.ttl") == true)
             #expect(google.problems.isEmpty, "\(google.problems)")
+        }
+    }
+
+    @Test("A 404 without UNREGISTERED (a wrong project or URL) fails the channel and keeps the device")
+    func notFoundWithoutUnregisteredKeepsTheDevice() async throws {
+        let clock = ManualWallClock(Self.start)
+        try await Self.withGoogle(clock: clock, projectID: "some-other-project") { _, stub, sender in
+            let failure = await #expect(throws: ChannelFailure.self) { try await sender.send(Self.content, to: Self.device()) }
+            #expect(failure?.permanent == true)
+            #expect(failure?.reason.contains("404") == true)
+            #expect(stub.received.contains { $0.path == "/v1/projects/some-other-project/messages:send" })
         }
     }
 

@@ -53,7 +53,9 @@ public struct FCMSender: PushSender {
                 return .accepted(id: PushHTTP.object(response.body)?["name"]?.stringValue)
             }
             let error = FCMError(response.body)
-            if response.status == 404 || error.codes.contains("UNREGISTERED") || error.codes.contains("NOT_FOUND") {
+            // Only FCM's own UNREGISTERED says the token is gone: a bare 404 (a wrong project id or base URL, a proxy)
+            // would otherwise forget every device it is tried on.
+            if error.codes.contains("UNREGISTERED") {
                 return .deviceGone(reason: error.describe(status: response.status))
             }
             if response.status == 400, error.codes.contains("INVALID_ARGUMENT"), error.concernsToken {
