@@ -115,6 +115,38 @@ struct WebPushTests {
         }
     }
 
+    @Test("One VAPID token per push service is reused for eleven hours, then replaced")
+    func vapidTokensAreReusedPerPushService() async throws {
+        let clock = ManualWallClock(Self.start)
+        let (sender, _) = try Self.sender(clock: clock)
+        let userAgent = TestUserAgent()
+        try await PushServiceStub.run(handler: { _ in .init(status: 201, body: "") }) { stub in
+            let device = Self.device(endpoint: stub.url("/push/1"), userAgent: userAgent)
+            let other = Self.device(endpoint: stub.url("/push/2"), userAgent: userAgent)
+            #expect(try await sender.send(Self.content, to: device) == .accepted(id: nil))
+            clock.advance(by: 10 * 3600)
+            #expect(try await sender.send(Self.content, to: other) == .accepted(id: nil))
+            clock.advance(by: 3600 + 1)
+            #expect(try await sender.send(Self.content, to: device) == .accepted(id: nil))
+            let tokens = stub.received.map { $0[header: "Authorization"] }
+            #expect(tokens.count == 3)
+            #expect(tokens[0] == tokens[1])
+            #expect(tokens[2] != tokens[0])
+            // The new token expires 12 hours after it was signed.
+            let jwt = try TestJWT(#require(tokens[2]?.split(separator: ",").first?.split(separator: "=", maxSplits: 1).last.map(String.init)))
+            #expect(jwt.claims["exp"]?.intValue == Int(clock.now().timeIntervalSince1970) + 12 * 3600)
+            // Another push service (another origin) gets a token of its own.
+            try await PushServiceStub.run(handler: { _ in .init(status: 201, body: "") }) { otherService in
+                let elsewhere = Self.device(endpoint: otherService.url("/push/3"), userAgent: userAgent)
+                #expect(try await sender.send(Self.content, to: elsewhere) == .accepted(id: nil))
+                let token = try #require(otherService.received.first?[header: "Authorization"])
+                #expect(token != tokens[2])
+                let otherJWT = try TestJWT(#require(token.split(separator: ",").first?.split(separator: "=", maxSplits: 1).last.map(String.init)))
+                #expect(otherJWT.claims["aud"] == .string("http://127.0.0.1:\(otherService.port)"))
+            }
+        }
+    }
+
     @Test("410 and 404 mean the subscription is gone; 500 and 429 are retryable; 400 and 413 are not")
     func responses() async throws {
         let clock = ManualWallClock(Self.start)

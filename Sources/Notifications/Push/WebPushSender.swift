@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import ParleyCore
+import Synchronization
 
 /// Sends pushes to browsers' push subscriptions: Web Push (RFC 8030), authenticated with VAPID (RFC 8292),
 /// the payload encrypted with `aes128gcm` (RFC 8291).
@@ -17,9 +18,13 @@ public struct WebPushSender: PushSender {
     let http: any OutboundHTTP
     let clock: any WallClock
     let timeout: Duration
+    /// Signed VAPID tokens by audience (push service origin), reused until `tokenRenewal` before they expire.
+    private let tokens = SignedTokens()
 
     /// How long a VAPID token is valid: RFC 8292 allows at most 24 hours; half leaves room for clock skew.
     static let tokenLifetime: TimeInterval = 12 * 3600
+    /// A cached token is replaced once it has less than this left.
+    static let tokenRenewal: TimeInterval = 3600
 
     /// - Throws: `ParleyError.invalidField` when the key pair or the subject is malformed.
     public init(
@@ -84,12 +89,24 @@ public struct WebPushSender: PushSender {
 
     /// `vapid t=<JWT>, k=<public key>` (RFC 8292 §3): the JWT is bound to the push service's origin, so a
     /// leaked token is worthless at any other service, and expires well within the 24 hours allowed.
+    /// Signed once per push service and reused for 11 hours (an ES256 signature per push was most of a send's CPU;
+    /// browsers' subscriptions live at a handful of push services).
     func authorization(audience: String) throws -> String {
-        let expiry = Int(clock.now().timeIntervalSince1970 + Self.tokenLifetime)
+        let now = clock.now()
+        if let cached = tokens.byAudience.withLock({ $0[audience] }), cached.expiry.timeIntervalSince(now) > Self.tokenRenewal,
+           cached.expiry.timeIntervalSince(now) <= Self.tokenLifetime {
+            return cached.authorization
+        }
+        let expiry = Int(now.timeIntervalSince1970 + Self.tokenLifetime)
         let token = try PushJWT.es256(
             header: ["typ": "JWT"], claims: ["aud": .string(audience), "exp": .int(expiry), "sub": .string(subject)], key: signingKey
         )
-        return "vapid t=\(token), k=\(publicKey)"
+        let authorization = "vapid t=\(token), k=\(publicKey)"
+        tokens.byAudience.withLock { tokens in
+            if tokens.count >= 256 { tokens.removeAll() }  // endpoints are validated URLs, but keep it bounded
+            tokens[audience] = (authorization, Date(timeIntervalSince1970: TimeInterval(expiry)))
+        }
+        return authorization
     }
 
     /// The JSON the service worker receives.
@@ -122,4 +139,9 @@ public struct WebPushSender: PushSender {
         guard let port = components.port, port != defaultPort else { return "\(scheme)://\(bracketed)" }
         return "\(scheme)://\(bracketed):\(port)"
     }
+}
+
+/// The VAPID tokens a `WebPushSender` signed, by audience (the sender is a value; its cache is shared by its copies).
+private final class SignedTokens: Sendable {
+    let byAudience = Mutex<[String: (authorization: String, expiry: Date)]>([:])
 }
