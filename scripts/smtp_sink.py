@@ -4,8 +4,10 @@
 Listens on 127.0.0.1 on a free port, prints `PORT <n>` on stdout once it accepts connections, and writes
 every message it accepts as one JSON file into --out:
 
-    {"mail_from", "rcpt_tos", "mail_options", "data_base64", "tls", "auth_user",
+    {"mail_from", "rcpt_tos", "mail_options", "data_base64", "tls", "auth_user", "peer",
      "subject", "from", "to", "text", "html", "content_type"}
+
+(`peer` is the client's address and port: one per connection.)
 
 `subject`, `text` and `html` are decoded with Python's `email` package (RFC 2047 words, quoted-printable,
 base64), so the tests can check what a mail client would show. Recipients whose address starts with
@@ -13,7 +15,7 @@ base64), so the tests can check what a mail client would show. Recipients whose 
 
 Options: --tls-cert/--tls-key offer STARTTLS (--require-starttls refuses MAIL before it; --implicit-tls
 wraps the whole connection instead); --auth-user/--auth-password accept AUTH PLAIN and LOGIN for that one
-user (only over TLS unless --auth-allow-plaintext). --mute accepts connections and never says a word (for
+user (only over TLS unless --auth-allow-plaintext). --idle-timeout closes idle connections sooner. --mute accepts connections and never says a word (for
 timeout tests). --scripted JSON replaces aiosmtpd with a fake server that answers each command verb with the
 raw text given for it (`{"greeting": "220 hi", "EHLO": "502 no", "HELO": "250 ok", "DATA_END": "554 no"}`;
 unlisted verbs get 250, DATA gets 354), for misbehaving servers; it appends every command line it receives
@@ -61,6 +63,7 @@ class Sink:
             "data_base64": base64.b64encode(raw).decode("ascii"),
             "tls": server.transport.get_extra_info("ssl_object") is not None,
             "auth_user": _auth_user(session),
+            "peer": "%s:%s" % tuple(session.peer[:2]) if session.peer else None,
         }
         record.update(_parse(raw))
         name = "%s.json" % uuid.uuid4().hex
@@ -177,6 +180,8 @@ async def serve(arguments):
         "enable_SMTPUTF8": True,
         "data_size_limit": arguments.size_limit,
     }
+    if arguments.idle_timeout is not None:
+        options["timeout"] = arguments.idle_timeout
     if context is not None and not arguments.implicit_tls:
         options["tls_context"] = context
         options["require_starttls"] = arguments.require_starttls
@@ -217,6 +222,7 @@ def main():
     parser.add_argument("--auth-allow-plaintext", action="store_true")
     parser.add_argument("--size-limit", type=int, default=10 * 1024 * 1024)
     parser.add_argument("--mute", action="store_true")
+    parser.add_argument("--idle-timeout", type=float, help="close a connection idle this many seconds (aiosmtpd: 300)")
     parser.add_argument("--scripted", help="JSON object: command verb -> raw reply text")
     arguments = parser.parse_args()
     if (arguments.require_starttls or arguments.implicit_tls) and not arguments.tls_cert:

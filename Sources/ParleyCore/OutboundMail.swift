@@ -1,9 +1,9 @@
 import Foundation
 
 /// The SMTP server Parley hands mail to (a submission server, a relay, or a provider's SMTP endpoint).
-public struct SMTPServer: Sendable, Equatable {
+public struct SMTPServer: Sendable, Hashable {
     /// How the connection is protected.
-    public enum Security: Sendable, Equatable {
+    public enum Security: Sendable, Hashable {
         /// Plain TCP, upgraded with STARTTLS (RFC 3207) when the server offers it. A failed TLS handshake always
         /// fails the send (never a fallback to plaintext); with `required`, so does a server that does not
         /// offer STARTTLS or refuses it.
@@ -24,7 +24,7 @@ public struct SMTPServer: Sendable, Equatable {
     }
 
     /// A user name and password for SMTP AUTH (PLAIN or LOGIN, whichever the server advertises).
-    public struct Credentials: Sendable, Equatable, CustomStringConvertible {
+    public struct Credentials: Sendable, Hashable, CustomStringConvertible {
         public var username: String
         public var password: String
 

@@ -2,7 +2,7 @@ import ParleyTestSupport
 import Foundation
 import Notifications
 import ParleyCore
-import ParleyOutbound
+@testable import ParleyOutbound
 import Testing
 
 /// `NIOSMTPMailer` against a real SMTP server (aiosmtpd, see `SMTPSink`): plain, STARTTLS, implicit TLS,
@@ -228,6 +228,46 @@ struct SMTPClientTests {
             #expect(Set(try sink.messages().flatMap(\.rcpt_tos)) == Set((0..<5).map { "user\($0)@example.com" }))
         }
     }
+
+    @Test func messagesOneAfterAnotherShareOneAuthenticatedTLSSession() async throws {
+        let tls = try TestTLSMaterial.make()
+        try await SMTPSink.with(.init(tls: tls, requireStartTLS: true, authUser: "parley", authPassword: "s3cret")) { sink in
+            let server = try Self.server(sink, security: .starttls(required: true), credentials: .init(username: "parley", password: "s3cret"))
+            for index in 0..<4 { try await mailer.send(Self.message(to: ["user\(index)@example.com"]), via: server) }
+            // A refused recipient leaves the session usable for the next message.
+            let refused = try #require(await failure(try Self.message(to: ["reject@example.com"]), via: server))
+            #expect(refused.code == 550)
+            try await mailer.send(Self.message(to: ["user4@example.com"]), via: server)
+            let messages = try sink.messages()
+            #expect(Set(messages.flatMap(\.rcpt_tos)) == Set((0..<5).map { "user\($0)@example.com" }))
+            #expect(messages.allSatisfy { $0.tls && $0.auth_user == "parley" })
+            #expect(Set(messages.compactMap(\.peer)).count == 1, "one connection for every message")
+        }
+    }
+
+    @Test func aSessionTheServerClosedWhileParkedIsReplacedWithoutFailingTheMessage() async throws {
+        try await SMTPSink.with(.init(idleTimeout: 3)) { sink in
+            let server = try Self.server(sink, security: .none)
+            try await mailer.send(Self.message(to: ["first@example.com"]), via: server)
+            try await Task.sleep(for: .seconds(5))  // the sink drops the parked session meanwhile
+            try await mailer.send(Self.message(to: ["second@example.com"]), via: server)
+            let messages = try sink.messages()
+            #expect(Set(messages.flatMap(\.rcpt_tos)) == ["first@example.com", "second@example.com"])
+            #expect(Set(messages.compactMap(\.peer)).count == 2)
+        }
+    }
+
+    @Test func parkedSessionsCloseAfterTheirIdleTimeout() async throws {
+        let mailer = NIOSMTPMailer(sessionIdleTimeout: .milliseconds(200))
+        try await SMTPSink.with(.init(scripted: [:])) { sink in
+            try await mailer.send(Self.message(), via: Self.server(sink, security: .none))
+            // Nobody closes it: the idle timeout does.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while sink.commands().last != "QUIT", ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(sink.commands().last == "QUIT")
+            #expect(mailer.sessions.parkedCount == 0)
+        }
+    }
 }
 
 /// `NIOSMTPMailer` against a fake server that says exactly what each test needs, however odd.
@@ -235,12 +275,20 @@ struct SMTPClientTests {
 struct SMTPClientScriptedTests {
     let mailer = NIOSMTPMailer()
 
-    func send(_ replies: [String: String], sourceLocation: SourceLocation = #_sourceLocation) async throws
+    /// `sessionEnds`: whether the session ends with QUIT (not after a broken connection), waited for before returning.
+    func send(_ replies: [String: String], sessionEnds: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) async throws
         -> (error: MailDeliveryError?, commands: [String]) {
         try await SMTPSink.with(.init(scripted: replies)) { sink in
             let envelope = try SMTPClientTests.message()
-            let error = await SMTPClientTests().failure(envelope, via: try SMTPClientTests.server(sink, security: .none),
-                                                        expectFailure: false, sourceLocation: sourceLocation)
+            let client = SMTPClientTests()
+            let error = await client.failure(envelope, via: try SMTPClientTests.server(sink, security: .none),
+                                             expectFailure: false, sourceLocation: sourceLocation)
+            // A usable session is parked for the next message (just after the send returned); closing it says QUIT.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while sessionEnds, sink.commands().last != "QUIT", ContinuousClock.now < deadline {
+                client.mailer.closeIdleSessions()
+                try await Task.sleep(for: .milliseconds(20))
+            }
             return (error, sink.commands())
         }
     }
@@ -298,7 +346,8 @@ struct SMTPClientScriptedTests {
         #expect(error?.code == 452)
         #expect(error?.isTransient == true)
         #expect(!commands.contains("DATA"))
-        #expect(commands.last == "QUIT")
+        // The refused transaction is reset, so the session can carry the next message.
+        #expect(Array(commands.suffix(2)) == ["RSET", "QUIT"])
     }
 
     @Test func aMessageRefusedAfterItsDataIsPermanent() async throws {
@@ -310,7 +359,7 @@ struct SMTPClientScriptedTests {
     }
 
     @Test func aGarbledReplyFailsTransiently() async throws {
-        let (error, _) = try await send(["MAIL": "hello there"])
+        let (error, _) = try await send(["MAIL": "hello there"], sessionEnds: false)
         #expect(error?.stage == .sender)
         #expect(error?.code == nil)
         #expect(error?.isTransient == true)

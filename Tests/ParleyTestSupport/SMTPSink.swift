@@ -10,7 +10,8 @@ import Synchronization
 public final class SMTPSink: @unchecked Sendable {
     public struct Options {
         public init(tls: TestTLSMaterial? = nil, requireStartTLS: Bool = false, implicitTLS: Bool = false, authUser: String? = nil,
-                    authPassword: String? = nil, authAllowPlaintext: Bool = false, mute: Bool = false, scripted: [String: String]? = nil) {
+                    authPassword: String? = nil, authAllowPlaintext: Bool = false, mute: Bool = false, scripted: [String: String]? = nil,
+                    idleTimeout: Double? = nil) {
             self.tls = tls
             self.requireStartTLS = requireStartTLS
             self.implicitTLS = implicitTLS
@@ -19,6 +20,7 @@ public final class SMTPSink: @unchecked Sendable {
             self.authAllowPlaintext = authAllowPlaintext
             self.mute = mute
             self.scripted = scripted
+            self.idleTimeout = idleTimeout
         }
 
         /// Offers STARTTLS with this certificate (or wraps the connection in TLS with `implicitTLS`).
@@ -32,6 +34,8 @@ public final class SMTPSink: @unchecked Sendable {
         public var mute = false
         /// A fake server instead of aiosmtpd: command verb (or `greeting`, `DATA_END`) → raw reply text.
         public var scripted: [String: String]?
+        /// Closes connections idle this many seconds (aiosmtpd's default: 300).
+        public var idleTimeout: Double?
     }
 
     /// What the sink recorded for one accepted message (see the script's docstring).
@@ -49,6 +53,8 @@ public final class SMTPSink: @unchecked Sendable {
         public var html: String?
         public var content_type: String?
         public var parse_error: String?
+        /// The client's address and port: one per connection.
+        public var peer: String?
 
         public var data: Data { Data(base64Encoded: data_base64) ?? Data() }
     }
@@ -90,6 +96,7 @@ public final class SMTPSink: @unchecked Sendable {
         if let user = options.authUser { arguments += ["--auth-user", user, "--auth-password", options.authPassword ?? ""] }
         if options.authAllowPlaintext { arguments.append("--auth-allow-plaintext") }
         if options.mute { arguments.append("--mute") }
+        if let idleTimeout = options.idleTimeout { arguments += ["--idle-timeout", String(idleTimeout)] }
         if let scripted = options.scripted {
             arguments += ["--scripted", String(decoding: try JSONEncoder().encode(scripted), as: UTF8.self)]
         }

@@ -2,11 +2,9 @@ import Foundation
 import ParleyCore
 
 extension SMTPConversation {
-    /// Runs one mail transaction from the greeting to the server's acceptance of the data. The caller says
-    /// `QUIT` afterwards, whatever happened.
-    mutating func deliver(
-        _ envelope: MailEnvelope, data: SMTPMessageData, server: SMTPServer, heloName: String, tls: SMTPStartTLSRequest?
-    ) async throws {
+    /// Opens the session: the greeting, EHLO, STARTTLS and AUTH as `server` asks. Returns what the server
+    /// advertised (after TLS, when upgraded). The caller says `QUIT` afterwards, whatever happened.
+    mutating func open(server: SMTPServer, heloName: String, tls: SMTPStartTLSRequest?) async throws -> SMTPCapabilities {
         let timeout = server.commandTimeout
         let greeting = try await greeting(timeout: timeout)
         guard greeting.code == 220 else { throw greeting.failure(at: .greeting) }
@@ -18,7 +16,14 @@ extension SMTPConversation {
         if let credentials = server.credentials {
             try await authenticate(credentials, capabilities: capabilities, allowInsecure: server.allowInsecureAuth, timeout: timeout)
         }
+        return capabilities
+    }
 
+    /// Runs one mail transaction on an open session, from `MAIL FROM` to the server's acceptance of the data.
+    /// After a refusal the session may go on (`reset`); after a connection failure (`isUsable` false) it may not.
+    mutating func transact(_ envelope: MailEnvelope, data: SMTPMessageData, capabilities: SMTPCapabilities, server: SMTPServer)
+        async throws {
+        let timeout = server.commandTimeout
         let sender = try await command(
             "MAIL FROM:<\(envelope.from)>" + (try mailParameters(envelope, data: data, capabilities: capabilities)),
             stage: .sender, timeout: timeout
@@ -32,6 +37,12 @@ extension SMTPConversation {
         guard start.code == 354 else { throw start.failure(at: .data) }
         let accepted = try await transfer(data, timeout: server.dataTimeout)
         guard accepted.isPositive else { throw accepted.failure(at: .data, context: "message refused") }
+    }
+
+    /// `RSET` after a refused transaction, so the session can carry the next one; false when it cannot.
+    mutating func reset(timeout: Duration) async -> Bool {
+        guard isUsable, let reply = try? await command("RSET", stage: .message, timeout: timeout) else { return false }
+        return reply.isPositive
     }
 
     /// `EHLO`, falling back to `HELO` (no extensions) when the server does not know `EHLO`.
