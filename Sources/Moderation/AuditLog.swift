@@ -51,7 +51,8 @@ public struct AuditLog: Sendable {
         var payload: [String: JSONValue] = ["audit_id": .string(entry.id), "reason": .string(entry.reason)]
         var actor = entry.actor
         switch entry.action {
-        case "rewrite", "reject", "hold" where entry.actor == automatedActor:
+        case "rewrite" where entry.actor == automatedActor, "reject" where entry.actor == automatedActor,
+             "hold" where entry.actor == automatedActor:
             // An automated check acted on someone's content: a filter (or flood) hit, attributed to the author.
             type = "moderation.filter_hit"
             actor = entry.subject

@@ -1,3 +1,4 @@
+import Events
 import Foundation
 import Moderation
 import ParleyCore
@@ -260,6 +261,22 @@ import Testing
             #expect(!(try await store.remove(action: .report, scope: .user, target: "carol", by: "user:admin", at: now)))
             #expect(try await fixture.auditActions(actor: "user:admin")
                 == ["rate_limit.override_set", "rate_limit.override_set", "rate_limit.override_removed"])
+        }
+    }
+
+    @Test(arguments: TestDatabases.engines)
+    func onlyAutomatedChecksCountAsFilterHits(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withDatabase(engine, migrations: [ModerationService.migrations, EventLog.migrations]) { database in
+            let events = EventLog(database: database, ids: SortableIDGenerator())
+            let audit = AuditLog(database: database, ids: SortableIDGenerator(), outbox: events)
+            for action in ["rewrite", "reject", "hold"] {
+                try await audit.record(actor: automatedActor, action: action, subject: "user:alice", reason: "spam", at: Date())
+                // The same words from a person are not a filter's hit.
+                try await audit.record(actor: "moderator:mia", action: action, subject: "user:alice", reason: "spam", at: Date())
+            }
+            let hits = try await events.read(after: 0, limit: 100, types: ["moderation.filter_hit"])
+            #expect(hits.count == 3)
+            #expect(hits.allSatisfy { $0.actor == "user:alice" })
         }
     }
 }
