@@ -112,7 +112,8 @@ final class SQLiteHandle: Sendable {
     /// (The hook replaces SQLite's automatic checkpoint, which Parley turns off anyway.)
     func trackWALFrames() {
         state.withLock { _ in
-            sqlite_nio_sqlite3_wal_hook(raw, { context, _, _, frames in
+            // Returns the previous hook's context (none): nothing to keep.
+            _ = sqlite_nio_sqlite3_wal_hook(raw, { context, _, _, frames in
                 guard let context else { return SQLITE_OK }
                 Unmanaged<SQLiteHandle>.fromOpaque(context).takeUnretainedValue().walFrames.store(Int(frames), ordering: .relaxed)
                 return SQLITE_OK
