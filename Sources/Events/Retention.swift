@@ -48,19 +48,36 @@ public struct EventsRetention: Sendable {
         pass.events = try await log.prune(before: now.addingTimeInterval(-settings.events), batch: Self.batch)
         let finishedCutoff = now.addingTimeInterval(-settings.finishedJobs).unixMilliseconds
         let deadCutoff = now.addingTimeInterval(-settings.deadLettersAndDeliveries).unixMilliseconds
-        // Job and delivery ids are time-ordered, so the oldest come first in id order.
-        pass.jobs = try await database.deleteInBatches("""
-            DELETE FROM events_jobs WHERE id IN (
-                SELECT id FROM events_jobs WHERE (state IN ('completed', 'discarded') AND updated_at < \(bind: finishedCutoff))
-                    OR (state = 'dead' AND updated_at < \(bind: deadCutoff))
-                ORDER BY id LIMIT \(bind: Self.batch))
-            """, batch: Self.batch)
-        pass.webhookDeliveries = try await database.deleteInBatches("""
-            DELETE FROM events_webhook_deliveries WHERE id IN (
-                SELECT id FROM events_webhook_deliveries WHERE state IN ('succeeded', 'dead', 'skipped') AND created_at < \(bind: deadCutoff)
-                ORDER BY id LIMIT \(bind: Self.batch))
-            """, batch: Self.batch)
+        var finishedJobs = BulkSQL("(state IN ('completed', 'discarded') AND updated_at < ")
+        finishedJobs.bind(finishedCutoff)
+        finishedJobs.append(") OR (state = 'dead' AND updated_at < ")
+        finishedJobs.bind(deadCutoff)
+        finishedJobs.append(")")
+        pass.jobs = try await deleteRows(of: "events_jobs", where: finishedJobs)
+        var finishedDeliveries = BulkSQL("state IN ('succeeded', 'dead', 'skipped') AND created_at < ")
+        finishedDeliveries.bind(deadCutoff)
+        pass.webhookDeliveries = try await deleteRows(of: "events_webhook_deliveries", where: finishedDeliveries)
         return pass
+    }
+
+    /// Deletes the rows of `table` (keyed by a text `id`) that match `condition`, a batch at a time. Each batch is
+    /// found on a reader, outside any transaction: neither table has an index for the condition, and on SQLite a scan
+    /// inside the write transaction would hold up every writer meanwhile. The delete checks the condition again (a
+    /// dead job may have been retried since).
+    private func deleteRows(of table: String, where condition: BulkSQL) async throws -> Int {
+        var total = 0
+        while true {
+            // Ids are time-ordered, so the oldest come first.
+            var find = BulkSQL("SELECT id FROM \(table) WHERE ") + condition + " ORDER BY id LIMIT "
+            find.bind(Self.batch)
+            let ids = try await database.sql.all(find).map { try $0.decode(column: "id", as: String.self) }
+            guard !ids.isEmpty else { return total }
+            var delete = BulkSQL("DELETE FROM \(table) WHERE id IN (")
+            delete.list(ids)
+            let statement = delete + ") AND (" + condition + ") RETURNING id"
+            total += try await database.transaction { sql in try await sql.all(statement).count }
+            if ids.count < Self.batch { return total }
+        }
     }
 }
 
