@@ -88,16 +88,18 @@ public final class SignalRelay: Service, Sendable {
             size += user.rawValue.utf8.count + 3
         }
         batches.append(current)
+        var payloads: [String] = []
         for (index, batch) in batches.enumerated() {
             var message: [String: JSONValue] = [
                 "n": .string(nodeID), "k": "presence",
                 "on": .array(batch.0.map { .string($0.rawValue) }), "off": .array(batch.1.map { .string($0.rawValue) }),
             ]
             // A full list replaces what the others knew of this node; only its first part does, or the parts would
-            // replace each other.
+            // replace each other (they arrive together and in order: one transaction).
             if all && index == 0 { message["all"] = true }
-            try await database.publish(Self.channel, payload: try JSONValue.object(message).jsonText())
+            payloads.append(try JSONValue.object(message).jsonText())
         }
+        try await database.publish(Self.channel, payloads: payloads)
     }
 
     // MARK: Running

@@ -51,8 +51,20 @@ extension Database {
     /// Sends `payload` (at most about 7,900 bytes) on `channel` to every process listening with `listenPayloads`, at
     /// once (not inside a transaction). PostgreSQL only; on SQLite (one process) it does nothing.
     public func publish(_ channel: String, payload: String) async throws {
-        guard engine == .postgres else { return }
-        try await sql.raw("SELECT pg_notify(\(bind: channel), \(bind: payload))").run()
+        try await publish(channel, payloads: [payload])
+    }
+
+    /// `publish` for several payloads that must arrive together and in order (one transaction: PostgreSQL delivers
+    /// its notifications at the commit, in the order sent; separate statements could take different connections).
+    public func publish(_ channel: String, payloads: [String]) async throws {
+        guard engine == .postgres, !payloads.isEmpty else { return }
+        guard payloads.count > 1 else {
+            try await sql.raw("SELECT pg_notify(\(bind: channel), \(bind: payloads[0]))").run()
+            return
+        }
+        try await transaction { sql in
+            for payload in payloads { try await sql.raw("SELECT pg_notify(\(bind: channel), \(bind: payload))").run() }
+        }
     }
 
     /// Calls `onPayload` with every payload published on `channel` (this process's own included) until the task is
