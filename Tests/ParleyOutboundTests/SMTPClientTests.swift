@@ -190,7 +190,9 @@ struct SMTPClientTests {
             #expect(error.stage == .greeting)
             #expect(error.isTransient)
             #expect(error.text.contains("no reply"))
-            #expect(ContinuousClock.now - started < .seconds(5))
+            // Not a timing test: only far below the 60-second default, i.e. the configured deadline was the one used
+            // (a loaded machine took 5.8 s to notice 300 ms).
+            #expect(ContinuousClock.now - started < .seconds(30))
         }
     }
 
