@@ -56,9 +56,9 @@ public final class SignalRelay: Service, Sendable {
         var message: [String: JSONValue] = [
             "n": .string(nodeID), "k": "typing", "c": .string(conversationID), "u": .string(user.rawValue), "s": .string(state),
         ]
-        let memberList = JSONValue.array(members.map { .string($0.rawValue) })
         // Large groups: the receivers read the members themselves rather than overflow the payload.
-        if members.count * 40 < Self.maxPayloadBytes { message["m"] = memberList }
+        let listBytes = members.reduce(0) { $0 + $1.rawValue.utf8.count + 3 }
+        if listBytes < Self.maxPayloadBytes - 300 { message["m"] = .array(members.map { .string($0.rawValue) }) }
         send(.object(message))
     }
 
