@@ -78,63 +78,9 @@ public enum IPKey {
     /// `v4:1.2.3.4`, `v6:2001:db8:1:2::/64`, or nil when `address` is not an IP address.
     /// IPv4-mapped IPv6 (`::ffff:1.2.3.4`) counts as IPv4; brackets and zone ids are ignored.
     public static func key(for address: String) -> String? {
-        var text = address.trimmingCharacters(in: .whitespaces)
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") { text = String(text[text.index(after: text.startIndex)..<close]) }
-        if let zone = text.firstIndex(of: "%") { text = String(text[..<zone]) }
-        if let v4 = ipv4(text) { return "v4:" + v4.map(String.init).joined(separator: ".") }
-        guard let groups = ipv6(text) else { return nil }
-        if groups[0..<5].allSatisfy({ $0 == 0 }) && groups[5] == 0xffff {
-            return "v4:\(groups[6] >> 8).\(groups[6] & 0xff).\(groups[7] >> 8).\(groups[7] & 0xff)"
-        }
-        return "v6:" + groups[0..<4].map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
-    }
-
-    static func ipv4(_ text: String) -> [UInt8]? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var bytes: [UInt8] = []
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), let value = UInt8(part) else { return nil }
-            bytes.append(value)
-        }
-        return bytes
-    }
-
-    static func ipv6(_ text: String) -> [UInt16]? {
-        guard text.contains(":"), text.count <= 45 else { return nil }
-        var text = text
-        var tail: [UInt16] = []
-        // A trailing dotted quad fills the last two groups.
-        if let lastColon = text.lastIndex(of: ":"), text[lastColon...].contains(".") {
-            guard let v4 = ipv4(String(text[text.index(after: lastColon)...])) else { return nil }
-            tail = [UInt16(v4[0]) << 8 | UInt16(v4[1]), UInt16(v4[2]) << 8 | UInt16(v4[3])]
-            text = String(text[...lastColon])
-            if text.hasSuffix(":") && !text.hasSuffix("::") { text.removeLast() }
-        }
-        func groups(_ part: Substring) -> [UInt16]? {
-            guard !part.isEmpty else { return [] }
-            var result: [UInt16] = []
-            for group in part.split(separator: ":", omittingEmptySubsequences: false) {
-                guard !group.isEmpty, group.count <= 4, let value = UInt16(group, radix: 16) else { return nil }
-                result.append(value)
-            }
-            return result
-        }
-        let halves = text.components(separatedBy: "::")
-        var all: [UInt16]
-        switch halves.count {
-        case 1:
-            guard let full = groups(Substring(halves[0])) else { return nil }
-            all = full + tail
-            guard all.count == 8 else { return nil }
-        case 2:
-            guard let head = groups(Substring(halves[0])), let rest = groups(Substring(halves[1])) else { return nil }
-            let known = head.count + rest.count + tail.count
-            guard known <= 7 else { return nil }
-            all = head + Array(repeating: 0, count: 8 - known) + rest + tail
-        default:
-            return nil
-        }
-        return all
+        guard let bytes = IPAddress.bytes(address) else { return nil }
+        if bytes.count == 4 { return "v4:" + bytes.map(String.init).joined(separator: ".") }
+        let groups = stride(from: 0, to: 8, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+        return "v6:" + groups.map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
     }
 }

@@ -15,8 +15,10 @@ public enum ParleyServer {
     public static let version = "0.1.0"
 
     /// Builds the router: middleware in order (request id, access log and metrics, errors, auth) and every controller.
-    public static func buildRouter(services: ParleyServices, metrics: HTTPMetrics) -> (Router<ParleyRequestContext>, RouteTable) {
+    public static func buildRouter(services: ParleyServices, metrics: HTTPMetrics, trustedProxies: TrustedProxies = TrustedProxies())
+        -> (Router<ParleyRequestContext>, RouteTable) {
         let router = Router(context: ParleyRequestContext.self)
+        router.add(middleware: ClientAddressMiddleware(trusted: trustedProxies))
         router.add(middleware: RequestIDMiddleware(ids: services.ids))
         router.add(middleware: AccessLogMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware())
@@ -69,7 +71,7 @@ public enum ParleyServer {
         embedLiveFanout: Bool = false, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> (Application<RouterResponder<ParleyRequestContext>>, LiveFanout) {
         let metrics = HTTPMetrics()
-        let (router, _) = buildRouter(services: services, metrics: metrics)
+        let (router, _) = buildRouter(services: services, metrics: metrics, trustedProxies: gatewaySettings.trustedProxies)
         let live = LiveFanout(events: services.events, messaging: services.messaging, database: services.database,
                               clock: services.clock, logger: logger)
         let gateway = Gateway(authenticator: services.authenticator, messaging: services.messaging, live: live, clock: services.clock,
@@ -132,6 +134,7 @@ public enum ParleyServer {
         var gatewaySettings = GatewaySettings()
         gatewaySettings.inboundRate = configuration.webSocketFramesPerSecond
         gatewaySettings.inboundBurst = configuration.webSocketFramesPerSecond * 4
+        gatewaySettings.trustedProxies = configuration.trustedProxies
         let (app, live) = makeApplication(
             services: services, address: .hostname(configuration.host, port: configuration.port), logger: logger,
             gatewaySettings: gatewaySettings, onServerRunning: { channel in

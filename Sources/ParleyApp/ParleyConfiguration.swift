@@ -43,6 +43,8 @@ public struct ParleyConfiguration: Sendable {
     public var analyticsTimeZone: String?
     /// A sensitive-word dictionary file (`word⇥category⇥severity⇥action⇥replacement` per line).
     public var filterDictionaryFile: String?
+    /// Proxies whose `X-Forwarded-For` names the client (`PARLEY_TRUSTED_PROXIES`).
+    public var trustedProxies = TrustedProxies()
     /// How long events, finished jobs, dead letters and webhook deliveries are kept.
     public var retention = RetentionSettings()
 
@@ -106,6 +108,13 @@ public struct ParleyConfiguration: Sendable {
         floodDetection = try Self.flag(environment, "PARLEY_FLOOD_DETECTION") ?? floodDetection
         if let limits = environment["PARLEY_RATE_LIMITS"], !limits.isEmpty {
             rateLimitPolicy = try Self.rateLimits(limits, base: rateLimitPolicy)
+        }
+        if let proxies = environment["PARLEY_TRUSTED_PROXIES"] {
+            do {
+                trustedProxies = try TrustedProxies(parsing: proxies)
+            } catch {
+                throw ConfigurationError("PARLEY_TRUSTED_PROXIES: \(error)")
+            }
         }
         retention.events = try Self.days(environment, "PARLEY_EVENT_RETENTION_DAYS") ?? retention.events
         retention.finishedJobs = try Self.days(environment, "PARLEY_FINISHED_JOB_RETENTION_DAYS") ?? retention.finishedJobs

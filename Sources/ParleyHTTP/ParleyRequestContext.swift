@@ -18,8 +18,9 @@ public struct ParleyRequestContext: RequestContext {
     /// middleware, on an earlier copy) can still name who made the request.
     let observed = ObservedRequest()
 
-    /// The client's IP address as the socket sees it (rate limits key on it).
-    public let remoteIP: String?
+    /// The client's IP address (rate limits key on it): the socket's peer, or behind a trusted proxy the address it
+    /// forwarded (`ClientAddressMiddleware`).
+    public internal(set) var remoteIP: String?
 
     public init(source: Source) {
         coreContext = .init(source: source)

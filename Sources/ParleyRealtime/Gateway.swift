@@ -44,7 +44,8 @@ public struct Gateway: Sendable {
 
     /// Whether an upgrade request may connect, and as whom.
     enum Admission: Sendable {
-        case accepted(UserID, Set<Role>)
+        /// With the client's address (the socket's peer, or what a trusted proxy forwarded).
+        case accepted(UserID, Set<Role>, remoteIP: String?)
         /// Upgraded only to be told why and closed (see `RefusedConnection`).
         case refused(ParleyError)
     }
@@ -67,7 +68,7 @@ public struct Gateway: Sendable {
                     let principal = try await authenticator.authenticate(bearer: credential)
                     guard case .user(let user, let roles) = principal else { throw ParleyError.userTokenRequired() }
                     try await limiter.check(.login, keys: RateLimitKeys(user: user, roles: roles, ip: remoteIP))
-                    return .accepted(user, roles)
+                    return .accepted(user, roles, remoteIP: remoteIP)
                 } catch let error as ParleyError {
                     return .refused(error)
                 } catch {
@@ -85,9 +86,9 @@ public struct Gateway: Sendable {
     }
 
     /// The handler of an accepted connection, with its session.
-    func connection(user: UserID, roles: Set<Role>, channel: any Channel, logger: Logger) -> GatewayConnection {
+    func connection(user: UserID, roles: Set<Role>, remoteIP: String?, channel: any Channel, logger: Logger) -> GatewayConnection {
         let session = Session(id: ids.next(prefix: "s_"), user: user, roles: roles, queueCapacity: settings.outboundQueueCapacity,
-                              channel: channel)
+                              channel: channel, remoteIP: remoteIP)
         let handler = SessionHandler(gateway: self, session: session, logger: logger)
         return GatewayConnection(session: session, sessionHandler: handler, hub: hub, settings: settings)
     }

@@ -58,7 +58,9 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
                     guard uri.path == "/v1/ws" else { return channel.eventLoop.makeSucceededFuture(nil) }
                     let authorization = head.headers.first(name: "authorization")
                     let queryToken = uri.queryParameters["token"].map(String.init)
-                    let remoteIP = channel.remoteAddress?.ipAddress
+                    let remoteIP = gateway.settings.trustedProxies.clientAddress(
+                        peer: channel.remoteAddress?.ipAddress, forwardedFor: head.headers["X-Forwarded-For"]
+                    )
                     let promise = channel.eventLoop.makePromise(of: Gateway.Admission.self)
                     promise.completeWithTask {
                         await gateway.admit(authorization: authorization, queryToken: queryToken, remoteIP: remoteIP)
@@ -76,8 +78,9 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
                             maxAccumulatedFrameSize: gateway.settings.maxFrameSize
                         ))
                         switch admission.value {
-                        case .accepted(let user, let roles):
-                            try operations.addHandler(gateway.connection(user: user, roles: roles, channel: channel, logger: logger))
+                        case .accepted(let user, let roles, let remoteIP):
+                            try operations.addHandler(gateway.connection(user: user, roles: roles, remoteIP: remoteIP, channel: channel,
+                                                                         logger: logger))
                         case .refused(let error):
                             try operations.addHandler(RefusedConnection(error))
                         case nil:

@@ -1,3 +1,4 @@
+import ParleyCore
 /// Limits of the WebSocket gateway.
 public struct GatewaySettings: Sendable {
     /// Largest inbound message, in bytes; larger frames close the connection (1009, message too big).
@@ -17,6 +18,8 @@ public struct GatewaySettings: Sendable {
     public var helloTimeoutSeconds = 30.0
     /// How long authenticating an upgrade may take before the client is told to come back (503).
     public var admissionTimeoutSeconds = 10.0
+    /// Proxies whose `X-Forwarded-For` names the client (for rate limits by address); nobody by default.
+    public var trustedProxies = TrustedProxies()
 
     public init() {}
 }

@@ -33,12 +33,13 @@ final class Session: Sendable {
     /// The last frame of a connection that fell too far behind (one string for all sessions).
     private static let overflowFrame = FrameCodec.encode("resync_required", ["reason": "slow_consumer"])
 
-    init(id: String, user: UserID, roles: Set<Role>, queueCapacity: Int, channel: any Channel) {
+    /// `remoteIP`: the client's address when a trusted proxy forwarded it; the channel's peer by default.
+    init(id: String, user: UserID, roles: Set<Role>, queueCapacity: Int, channel: any Channel, remoteIP: String? = nil) {
         self.id = id
         self.user = user
         self.roles = roles
         self.channel = channel
-        remoteIP = channel.remoteAddress?.ipAddress
+        self.remoteIP = remoteIP ?? channel.remoteAddress?.ipAddress
         queue = OutboundQueue(capacity: queueCapacity)
         connection = .makeEmptyBox(valueType: GatewayConnection.self, eventLoop: channel.eventLoop)
     }

@@ -18,6 +18,15 @@ import Testing
         #expect(configuration.retention.deadLettersAndDeliveries == 90 * 86_400)
     }
 
+    @Test func trustedProxiesComeFromTheEnvironment() throws {
+        var configuration = ParleyConfiguration()
+        #expect(configuration.trustedProxies.isEmpty)
+        try configuration.apply(environment: ["PARLEY_TRUSTED_PROXIES": "10.0.0.0/8, ::1"])
+        #expect(configuration.trustedProxies.contains("10.1.2.3"))
+        #expect(configuration.trustedProxies.contains("::1"))
+        #expect(!configuration.trustedProxies.contains("8.8.8.8"))
+    }
+
     @Test func rateLimitsFloodDetectionAndFrameRatesComeFromTheEnvironment() throws {
         var configuration = ParleyConfiguration()
         try configuration.apply(environment: [
@@ -43,7 +52,7 @@ import Testing
         ["PARLEY_RATE_LIMITS": "send_message=5/1"], ["PARLEY_RATE_LIMITS": "fly.user=5/1"], ["PARLEY_RATE_LIMITS": "login.ip=0/60"],
         ["PARLEY_RATE_LIMITS": "login.ip=ten/60"], ["PARLEY_FLOOD_DETECTION": "maybe"], ["PARLEY_WS_FRAMES_PER_SECOND": "0"],
         ["PARLEY_AUTO_PUSH": "sometimes"], ["PARLEY_EVENT_RETENTION_DAYS": "0"], ["PARLEY_FINISHED_JOB_RETENTION_DAYS": "a week"],
-        ["PARLEY_DEAD_LETTER_RETENTION_DAYS": "4000"],
+        ["PARLEY_DEAD_LETTER_RETENTION_DAYS": "4000"], ["PARLEY_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"],
     ])
     func badSettingsAreRefusedByName(environment: [String: String]) throws {
         var configuration = ParleyConfiguration()

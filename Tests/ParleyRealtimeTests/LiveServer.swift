@@ -25,13 +25,14 @@ struct LiveServer: Sendable {
     /// messages quickly on purpose.
     static func run(
         _ engine: DatabaseEngine, gateway: GatewaySettings = GatewaySettings(), floodDetection: Bool = true,
+        rateLimitPolicy: RateLimitPolicy = .defaults,
         _ body: @Sendable (LiveServer, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await TestDatabases.withConfiguration(engine) { configuration in
             let database = try await Database.open(configuration, logger: TestDatabases.logger)
             try await database.withRunningPool { database in
                 let services = ParleyServices(database: database, secret: SymmetricKey(size: .bits256),
-                                              floodSettings: floodDetection ? FloodSettings() : nil)
+                                              floodSettings: floodDetection ? FloodSettings() : nil, rateLimitPolicy: rateLimitPolicy)
                 _ = try await services.migrate()
                 let key = try await services.apiKeys.create(name: "server", scope: .server).plaintext
                 let (app, live) = ParleyServer.makeApplication(

@@ -1,4 +1,5 @@
 import Foundation
+import Moderation
 import ParleyCore
 import ParleyRealtime
 import ParleyTestSupport
@@ -144,6 +145,43 @@ import Testing
             try await halfClosed.shutdownOutput()
             #expect(try await halfClosed.nextFrame(skippingPings: true) == nil)
             #expect(try await eventually { server.live.connectionCount == 0 })
+        }
+    }
+
+    /// Connects as `client` (what a proxy forwards in X-Forwarded-For) and returns the code of the error frame the
+    /// server sent at once, or nil when it waits for hello (accepted).
+    func refusal(_ server: LiveServer, token: String, forwardedFor client: String) async throws -> String? {
+        let socket = try await WireSocket.connect(port: server.port, token: token, headers: [("X-Forwarded-For", client)])
+        defer { socket.close() }
+        do {
+            guard let frame = try await socket.nextFrame(within: 1) else { return "closed" }
+            return try JSONValue(parsing: frame.text)["code"]?.stringValue
+        } catch is TestDatabaseError {
+            return nil  // nothing within a second: the connection waits for hello
+        }
+    }
+
+    @Test func behindATrustedProxyEachForwardedClientHasItsOwnConnectLimit() async throws {
+        var gateway = GatewaySettings()
+        gateway.trustedProxies = try TrustedProxies(parsing: "127.0.0.1, ::1")
+        var policy = RateLimitPolicy.defaults
+        policy.rules[.login] = [.ip: RateLimit(count: 1, per: 3600, burst: 1)]
+        try await LiveServer.run(.sqlite, gateway: gateway, rateLimitPolicy: policy) { server, _ in
+            let token = try await server.token("alice")
+            #expect(try await refusal(server, token: token, forwardedFor: "203.0.113.1") == nil)
+            #expect(try await refusal(server, token: token, forwardedFor: "198.51.100.7, 203.0.113.2") == nil)
+            #expect(try await refusal(server, token: token, forwardedFor: "203.0.113.1") == "moderation.rate_limited")
+        }
+    }
+
+    @Test func withoutTrustedProxiesForwardedForIsIgnored() async throws {
+        var policy = RateLimitPolicy.defaults
+        policy.rules[.login] = [.ip: RateLimit(count: 1, per: 3600, burst: 1)]
+        try await LiveServer.run(.sqlite, rateLimitPolicy: policy) { server, _ in
+            let token = try await server.token("alice")
+            #expect(try await refusal(server, token: token, forwardedFor: "203.0.113.1") == nil)
+            // Another claimed address changes nothing: the socket's peer (127.0.0.1) has used its budget.
+            #expect(try await refusal(server, token: token, forwardedFor: "203.0.113.2") == "moderation.rate_limited")
         }
     }
 }

@@ -32,7 +32,7 @@ final class WireSocket: Sendable {
     }
 
     /// Connects, upgrades `path`, and returns once the server answered 101 (throws on anything else).
-    static func connect(port: Int, path: String = "/v1/ws", token: String?) async throws -> WireSocket {
+    static func connect(port: Int, path: String = "/v1/ws", token: String?, headers: [(String, String)] = []) async throws -> WireSocket {
         let received = Received()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
@@ -44,6 +44,7 @@ final class WireSocket: Sendable {
         var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         if let token { request += "Authorization: Bearer \(token)\r\n" }
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
         request += "\r\n"
         try await socket.writeBytes(Array(request.utf8))
         let head = try await socket.readHTTPHead()

@@ -1,0 +1,26 @@
+import HTTPTypes
+import Hummingbird
+import ParleyCore
+
+/// Behind a trusted proxy, takes the client's address from `X-Forwarded-For` (see `TrustedProxies`), so rate limits
+/// by address count clients rather than the proxy.
+public struct ClientAddressMiddleware: RouterMiddleware {
+    public typealias Context = ParleyRequestContext
+    let trusted: TrustedProxies
+
+    public init(trusted: TrustedProxies) {
+        self.trusted = trusted
+    }
+
+    public func handle(_ request: Request, context: ParleyRequestContext,
+                       next: (Request, ParleyRequestContext) async throws -> Response) async throws -> Response {
+        guard !trusted.isEmpty else { return try await next(request, context) }
+        var context = context
+        context.remoteIP = trusted.clientAddress(peer: context.remoteIP, forwardedFor: request.headers[values: .xForwardedFor])
+        return try await next(request, context)
+    }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+}
