@@ -1,4 +1,7 @@
 import Foundation
+import HummingbirdTesting
+import NIOCore
+import HTTPTypes
 import Moderation
 import ParleyCore
 import ParleyRealtime
@@ -184,4 +187,26 @@ import Testing
             #expect(try await refusal(server, token: token, forwardedFor: "203.0.113.2") == "moderation.rate_limited")
         }
     }
+
+    @Test func httpRoutesLimitedByAddressCountForwardedClientsBehindATrustedProxy() async throws {
+        var gateway = GatewaySettings()
+        gateway.trustedProxies = try TrustedProxies(parsing: "127.0.0.1, ::1")
+        var policy = RateLimitPolicy.defaults
+        policy.rules[.createConversation] = [.ip: RateLimit(count: 1, per: 3600, burst: 1)]
+        try await LiveServer.run(.sqlite, gateway: gateway, rateLimitPolicy: policy) { server, client in
+            let token = try await server.token("alice")
+            func create(forwardedFor address: String) async throws -> HTTPResponse.Status {
+                let headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json", .xForwardedFor: address]
+                return try await client.execute(uri: "/v1/conversations", method: .post, headers: headers,
+                                                body: ByteBuffer(string: #"{"type": "group", "name": "team"}"#)) { $0.status }
+            }
+            #expect(try await create(forwardedFor: "203.0.113.1") == .created)
+            #expect(try await create(forwardedFor: "203.0.113.2") == .created)
+            #expect(try await create(forwardedFor: "203.0.113.1") == .tooManyRequests)
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 }
