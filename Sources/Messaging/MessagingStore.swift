@@ -250,11 +250,21 @@ struct MessagingStore: Sendable {
 
     /// Moves the read position forward (never back); returns the position after the update.
     func advanceRead(_ conversationID: String, _ user: UserID, to seq: Int64, on sql: any SQLDatabase) async throws -> Int64 {
-        let row = try await sql.raw("""
-            UPDATE messaging_members SET read_seq = CASE WHEN read_seq < \(bind: seq) THEN \(bind: seq) ELSE read_seq END
-            WHERE conversation_id = \(bind: conversationID) AND user_id = \(bind: user.rawValue) RETURNING read_seq
-            """).first()
+        let row = try await sql.all(Self.advanceReadStatement(conversationID, user, to: seq) + " RETURNING read_seq").first
         return try row?.decode(column: "read_seq", as: Int64.self) ?? 0
+    }
+
+    /// The UPDATE that moves `user`'s read position in a conversation forward to `seq` (never back).
+    static func advanceReadStatement(_ conversationID: String, _ user: UserID, to seq: Int64) -> BulkSQL {
+        var statement = BulkSQL("UPDATE messaging_members SET read_seq = CASE WHEN read_seq < ")
+        statement.bind(seq)
+        statement.append(" THEN ")
+        statement.bind(seq)
+        statement.append(" ELSE read_seq END WHERE conversation_id = ")
+        statement.bind(conversationID)
+        statement.append(" AND user_id = ")
+        statement.bind(user.rawValue)
+        return statement
     }
 
     // MARK: The item log
@@ -311,18 +321,7 @@ struct MessagingStore: Sendable {
         advance.bind(now.unixMilliseconds)
         advance.append(" WHERE id = ")
         advance.bind(conversation.id)
-        var read: BulkSQL?
-        if let reader {
-            var statement = BulkSQL("UPDATE messaging_members SET read_seq = CASE WHEN read_seq < ")
-            statement.bind(lastSeq)
-            statement.append(" THEN ")
-            statement.bind(lastSeq)
-            statement.append(" ELSE read_seq END WHERE conversation_id = ")
-            statement.bind(conversation.id)
-            statement.append(" AND user_id = ")
-            statement.bind(reader.rawValue)
-            read = statement
-        }
+        let read = reader.map { Self.advanceReadStatement(conversation.id, $0, to: lastSeq) }
         if database.engine == .postgres {
             // One round trip for the items, the conversation's new seq and the read position (data-modifying CTEs).
             var prefix = BulkSQL("WITH advanced AS (") + advance + ")"
