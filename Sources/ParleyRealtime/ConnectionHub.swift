@@ -37,11 +37,15 @@ final class ConnectionHub: Sendable {
 
     private let state = Mutex(State())
     private let clock: any WallClock
+    /// This node's random identity: its rows in the presence tables and its name to the other nodes' relays.
+    let nodeID: String
     /// The deepest any connection's outbound queue has been: evidence that memory per connection stays bounded.
     private let deepestQueue = Atomic<Int>(0)
 
     init(clock: any WallClock) {
         self.clock = clock
+        var generator = SystemRandomNumberGenerator()
+        nodeID = "node_" + String(UInt64.random(in: 0...UInt64.max, using: &generator), radix: 36)
     }
 
     var connectionCount: Int { state.withLock { $0.byUser.values.reduce(0) { $0 + $1.count } } }

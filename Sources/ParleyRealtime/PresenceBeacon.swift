@@ -41,8 +41,7 @@ public final class PresenceBeacon: Service, Sendable {
 
     init(hub: ConnectionHub, database: Database, clock: any WallClock, logger: Logger, flushInterval: Duration = .seconds(1),
          heartbeatInterval: TimeInterval = 10, staleAfter: TimeInterval = 45) {
-        var generator = SystemRandomNumberGenerator()
-        nodeID = "node_" + String(UInt64.random(in: 0...UInt64.max, using: &generator), radix: 36)
+        nodeID = hub.nodeID
         self.hub = hub
         self.database = database
         self.clock = clock

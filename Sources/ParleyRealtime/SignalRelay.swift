@@ -32,8 +32,7 @@ public final class SignalRelay: Service, Sendable {
 
     init(hub: ConnectionHub, database: Database, messaging: MessagingService, logger: Logger,
          flushInterval: Duration = .milliseconds(100), heartbeatInterval: Duration = .seconds(10), staleAfter: TimeInterval = 45) {
-        var generator = SystemRandomNumberGenerator()
-        nodeID = "node_" + String(UInt64.random(in: 0...UInt64.max, using: &generator), radix: 36)
+        nodeID = hub.nodeID
         self.hub = hub
         self.database = database
         self.messaging = messaging
