@@ -48,8 +48,11 @@ public struct TrustedProxies: Sendable, Equatable {
     public var isEmpty: Bool { ranges.isEmpty }
 
     public func contains(_ address: String) -> Bool {
-        guard let bytes = IPAddress.bytes(address) else { return false }
-        return ranges.contains { $0.contains(bytes) }
+        IPAddress.bytes(address).map(contains) ?? false
+    }
+
+    private func contains(_ bytes: [UInt8]) -> Bool {
+        ranges.contains { $0.contains(bytes) }
     }
 
     /// The client's address: `peer` itself unless it is a trusted proxy; then the right-most address of the
@@ -60,9 +63,9 @@ public struct TrustedProxies: Sendable, Equatable {
         let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
         var client = peer
         for hop in hops.reversed() {
-            guard IPAddress.bytes(hop) != nil else { return peer }
+            guard let bytes = IPAddress.bytes(hop) else { return peer }
             client = hop
-            if !contains(hop) { break }
+            if !contains(bytes) { break }
         }
         return client
     }

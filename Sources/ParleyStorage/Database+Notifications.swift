@@ -13,7 +13,12 @@ extension Database {
             notifyInProcess(channel)
             return
         }
-        try await sql.raw("SELECT pg_notify(\(bind: channel), '')").run()
+        try await Self.pgNotify(channel, payload: "", on: sql)
+    }
+
+    /// PostgreSQL's NOTIFY as a statement on `sql` (delivered when its transaction commits).
+    private static func pgNotify(_ channel: String, payload: String, on sql: any SQLDatabase) async throws {
+        try await sql.raw("SELECT pg_notify(\(bind: channel), \(bind: payload))").run()
     }
 
     /// Wakes this process's waiters on `signal(channel)` once the surrounding transaction commits (at once when `sql`
@@ -59,11 +64,11 @@ extension Database {
     public func publish(_ channel: String, payloads: [String]) async throws {
         guard engine == .postgres, !payloads.isEmpty else { return }
         guard payloads.count > 1 else {
-            try await sql.raw("SELECT pg_notify(\(bind: channel), \(bind: payloads[0]))").run()
+            try await Self.pgNotify(channel, payload: payloads[0], on: sql)
             return
         }
         try await transaction { sql in
-            for payload in payloads { try await sql.raw("SELECT pg_notify(\(bind: channel), \(bind: payload))").run() }
+            for payload in payloads { try await Self.pgNotify(channel, payload: payload, on: sql) }
         }
     }
 

@@ -22,5 +22,5 @@ public struct ClientAddressMiddleware: RouterMiddleware {
 }
 
 extension HTTPField.Name {
-    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    public static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 }

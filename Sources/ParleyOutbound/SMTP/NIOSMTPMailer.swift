@@ -35,14 +35,18 @@ public struct NIOSMTPMailer: OutboundMailer {
         var logger = self.logger
         logger[metadataKey: "smtp.server"] = "\(server.host):\(server.port)"
         let session = logger
-        do {
-            try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-                let job = SMTPJob(envelope: envelope, data: data, done: done)
-                if !sessions.dispatch(job, to: server) { openSession(server, heloName: heloName, tls: tls, first: job, logger: session) }
-            }
-        } catch is SMTPStaleSession {
-            try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-                openSession(server, heloName: heloName, tls: tls, first: SMTPJob(envelope: envelope, data: data, done: done), logger: session)
+        var mayReuse = true
+        while true {
+            do {
+                try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+                    let job = SMTPJob(envelope: envelope, data: data, done: done)
+                    if !(mayReuse && sessions.dispatch(job, to: server)) {
+                        openSession(server, heloName: heloName, tls: tls, first: job, logger: session)
+                    }
+                }
+                return
+            } catch is SMTPStaleSession where mayReuse {
+                mayReuse = false  // nothing of it was sent: once more, on a new session
             }
         }
     }
