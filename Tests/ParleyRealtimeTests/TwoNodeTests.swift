@@ -12,7 +12,10 @@ import Testing
 /// and presence cross between them.
 @Suite(.enabled(if: TestDatabases.postgresURL != nil, "needs PARLEY_TEST_POSTGRES_URL"))
 struct TwoNodeTests {
-    @Test func aMessageSentOnOneNodeReachesAConnectionOnTheOther() async throws {
+    /// Two nodes (each its own `Database` and `ParleyServices`) on one PostgreSQL database, with users alice and bob
+    /// and their direct conversation (created through node A).
+    func withTwoNodes(_ body: @Sendable (_ nodeA: ParleyServices, _ nodeB: ParleyServices, _ alice: UserID, _ bob: UserID,
+                                         _ conversation: String) async throws -> Void) async throws {
         try await TestDatabases.withConfiguration(.postgres) { configuration in
             let secret = SymmetricKey(size: .bits256)
             let first = try await Database.open(configuration, logger: TestDatabases.logger)
@@ -29,88 +32,78 @@ struct TwoNodeTests {
                                                          actor: "test", at: Date())
                     }
                     let conversation = try await nodeA.messaging.openDirect(by: .user(alice), user: alice, with: bob).0.id
-                    let (app, _) = ParleyServer.makeApplication(services: nodeB, address: .hostname("127.0.0.1", port: 0),
-                                                                logger: TestDatabases.logger, embedLiveFanout: true)
-                    try await app.test(.live) { client in
-                        let port = try #require(client.port)
-                        let token = try nodeB.tokens.mint(user: bob, roles: [.user], ttlSeconds: 600).token
-                        let socket = try await TestSocket.open(port: port, token: token, viaQuery: false)
-                        try socket.send(["type": "hello", "id": 1])
-                        _ = try await socket.next(type: "hello_ok")
-                        // Sent through node A's services: node B learns of it only through the shared log.
-                        _ = try await nodeA.messaging.send(
-                            try MessageDraft(conversationID: conversation, clientMsgID: "x1", kind: .text, body: ["text": "across nodes"]),
-                            by: .user(alice)
-                        )
-                        let item = try await socket.next(type: "item")
-                        #expect(item["item"]?["body"]?["text"] == "across nodes")
-                        #expect(item["seq"] == 2)
-                        socket.close()
-                    }
+                    try await body(nodeA, nodeB, alice, bob, conversation)
                 }
             }
         }
     }
 
+    @Test func aMessageSentOnOneNodeReachesAConnectionOnTheOther() async throws {
+        try await withTwoNodes { nodeA, nodeB, alice, bob, conversation in
+            let (app, _) = ParleyServer.makeApplication(services: nodeB, address: .hostname("127.0.0.1", port: 0),
+                                                        logger: TestDatabases.logger, embedLiveFanout: true)
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                let token = try nodeB.tokens.mint(user: bob, roles: [.user], ttlSeconds: 600).token
+                let socket = try await TestSocket.open(port: port, token: token, viaQuery: false)
+                try socket.send(["type": "hello", "id": 1])
+                _ = try await socket.next(type: "hello_ok")
+                // Sent through node A's services: node B learns of it only through the shared log.
+                _ = try await nodeA.messaging.send(
+                    try MessageDraft(conversationID: conversation, clientMsgID: "x1", kind: .text, body: ["text": "across nodes"]),
+                    by: .user(alice)
+                )
+                let item = try await socket.next(type: "item")
+                #expect(item["item"]?["body"]?["text"] == "across nodes")
+                #expect(item["seq"] == 2)
+                socket.close()
+            }
+        }
+    }
+
     @Test func typingAndPresenceCrossBetweenNodes() async throws {
-        try await TestDatabases.withConfiguration(.postgres) { configuration in
-            let secret = SymmetricKey(size: .bits256)
-            let first = try await Database.open(configuration, logger: TestDatabases.logger)
-            try await first.withRunningPool { first in
-                let nodeA = ParleyServices(database: first, secret: secret)
-                _ = try await nodeA.migrate()
-                let second = try await Database.open(configuration, logger: TestDatabases.logger)
-                try await second.withRunningPool { second in
-                    let nodeB = ParleyServices(database: second, secret: secret)
-                    let alice = try UserID(validating: "alice"), bob = try UserID(validating: "bob")
-                    for user in [alice, bob] {
-                        _ = try await nodeA.users.upsert(user, profile: try .init(name: user.rawValue, avatarURL: nil, metadata: nil),
-                                                         actor: "test", at: Date())
+        try await withTwoNodes { nodeA, nodeB, alice, bob, conversation in
+            let (appA, liveA) = ParleyServer.makeApplication(services: nodeA, address: .hostname("127.0.0.1", port: 0),
+                                                             logger: TestDatabases.logger, embedLiveFanout: true)
+            let (appB, liveB) = ParleyServer.makeApplication(services: nodeB, address: .hostname("127.0.0.1", port: 0),
+                                                             logger: TestDatabases.logger, embedLiveFanout: true)
+            try await appA.test(.live) { clientA in
+                try await appB.test(.live) { clientB in
+                    func hello(_ user: UserID, port: Int?, services: ParleyServices) async throws -> TestSocket {
+                        let token = try services.tokens.mint(user: user, roles: [.user], ttlSeconds: 600).token
+                        let socket = try await TestSocket.open(port: try #require(port), token: token, viaQuery: false)
+                        try socket.send(["type": "hello", "id": 1])
+                        _ = try await socket.next(type: "hello_ok")
+                        return socket
                     }
-                    let conversation = try await nodeA.messaging.openDirect(by: .user(alice), user: alice, with: bob).0.id
-                    let (appA, liveA) = ParleyServer.makeApplication(services: nodeA, address: .hostname("127.0.0.1", port: 0),
-                                                                     logger: TestDatabases.logger, embedLiveFanout: true)
-                    let (appB, liveB) = ParleyServer.makeApplication(services: nodeB, address: .hostname("127.0.0.1", port: 0),
-                                                                     logger: TestDatabases.logger, embedLiveFanout: true)
-                    try await appA.test(.live) { clientA in
-                        try await appB.test(.live) { clientB in
-                            func hello(_ user: UserID, port: Int?, services: ParleyServices) async throws -> TestSocket {
-                                let token = try services.tokens.mint(user: user, roles: [.user], ttlSeconds: 600).token
-                                let socket = try await TestSocket.open(port: try #require(port), token: token, viaQuery: false)
-                                try socket.send(["type": "hello", "id": 1])
-                                _ = try await socket.next(type: "hello_ok")
-                                return socket
-                            }
-                            // Both relays listen before anyone connects (a node learns who is elsewhere on start too,
-                            // but this test is about changes).
-                            try await eventually { liveA.signalRelay.isListening && liveB.signalRelay.isListening }
-                            let bobOnB = try await hello(bob, port: clientB.port, services: nodeB)
-                            try bobOnB.send(["type": "presence.sub", "id": 2, "users": ["alice"]])
-                            let initial = try await bobOnB.next(type: "presence")
-                            #expect(initial["online"] == false)
+                    // Both relays listen before anyone connects (a node learns who is elsewhere on start too,
+                    // but this test is about changes).
+                    try await eventually { liveA.signalRelay.isListening && liveB.signalRelay.isListening }
+                    let bobOnB = try await hello(bob, port: clientB.port, services: nodeB)
+                    try bobOnB.send(["type": "presence.sub", "id": 2, "users": ["alice"]])
+                    let initial = try await bobOnB.next(type: "presence")
+                    #expect(initial["online"] == false)
 
-                            // Alice connects to node A: bob, on node B, sees her come online and type.
-                            let aliceOnA = try await hello(alice, port: clientA.port, services: nodeA)
-                            let online = try await bobOnB.next(type: "presence")
-                            #expect(online["user_id"] == "alice")
-                            #expect(online["online"] == true)
-                            try aliceOnA.send(["type": "typing", "conversation_id": .string(conversation), "state": "start"])
-                            let typing = try await bobOnB.next(type: "typing")
-                            #expect(typing["user_id"] == "alice")
-                            #expect(typing["conversation_id"] == .string(conversation))
+                    // Alice connects to node A: bob, on node B, sees her come online and type.
+                    let aliceOnA = try await hello(alice, port: clientA.port, services: nodeA)
+                    let online = try await bobOnB.next(type: "presence")
+                    #expect(online["user_id"] == "alice")
+                    #expect(online["online"] == true)
+                    try aliceOnA.send(["type": "typing", "conversation_id": .string(conversation), "state": "start"])
+                    let typing = try await bobOnB.next(type: "typing")
+                    #expect(typing["user_id"] == "alice")
+                    #expect(typing["conversation_id"] == .string(conversation))
 
-                            // A second connection of hers on node B and then the one on A closing: still online.
-                            let aliceOnB = try await hello(alice, port: clientB.port, services: nodeB)
-                            aliceOnA.close()
-                            // Then her last connection closes: offline, with when she was last seen.
-                            try await Task.sleep(for: .milliseconds(300))
-                            aliceOnB.close()
-                            let offline = try await bobOnB.next(type: "presence")
-                            #expect(offline["online"] == false)
-                            #expect(offline["last_seen"]?.stringValue != nil)
-                            bobOnB.close()
-                        }
-                    }
+                    // A second connection of hers on node B and then the one on A closing: still online.
+                    let aliceOnB = try await hello(alice, port: clientB.port, services: nodeB)
+                    aliceOnA.close()
+                    // Then her last connection closes: offline, with when she was last seen.
+                    try await Task.sleep(for: .milliseconds(300))
+                    aliceOnB.close()
+                    let offline = try await bobOnB.next(type: "presence")
+                    #expect(offline["online"] == false)
+                    #expect(offline["last_seen"]?.stringValue != nil)
+                    bobOnB.close()
                 }
             }
         }

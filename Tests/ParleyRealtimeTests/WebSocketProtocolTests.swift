@@ -4,6 +4,7 @@ import NIOCore
 import HTTPTypes
 import Moderation
 import ParleyCore
+import ParleyHTTP
 import ParleyRealtime
 import ParleyTestSupport
 import Testing
@@ -164,12 +165,23 @@ import Testing
         }
     }
 
-    @Test func behindATrustedProxyEachForwardedClientHasItsOwnConnectLimit() async throws {
+    /// The gateway behind a proxy on this machine (the tests' connections come from loopback).
+    static func behindLoopbackProxy() throws -> GatewaySettings {
         var gateway = GatewaySettings()
         gateway.trustedProxies = try TrustedProxies(parsing: "127.0.0.1, ::1")
+        return gateway
+    }
+
+    /// The default limits, with `action` allowed once an hour per client address.
+    static func oncePerHourByAddress(_ action: RateLimitedAction) -> RateLimitPolicy {
         var policy = RateLimitPolicy.defaults
-        policy.rules[.login] = [.ip: RateLimit(count: 1, per: 3600, burst: 1)]
-        try await LiveServer.run(.sqlite, gateway: gateway, rateLimitPolicy: policy) { server, _ in
+        policy.rules[action] = [.ip: RateLimit(count: 1, per: 3600, burst: 1)]
+        return policy
+    }
+
+    @Test func behindATrustedProxyEachForwardedClientHasItsOwnConnectLimit() async throws {
+        try await LiveServer.run(.sqlite, gateway: try Self.behindLoopbackProxy(), rateLimitPolicy: Self.oncePerHourByAddress(.login)) {
+            server, _ in
             let token = try await server.token("alice")
             #expect(try await refusal(server, token: token, forwardedFor: "203.0.113.1") == nil)
             #expect(try await refusal(server, token: token, forwardedFor: "198.51.100.7, 203.0.113.2") == nil)
@@ -178,9 +190,7 @@ import Testing
     }
 
     @Test func withoutTrustedProxiesForwardedForIsIgnored() async throws {
-        var policy = RateLimitPolicy.defaults
-        policy.rules[.login] = [.ip: RateLimit(count: 1, per: 3600, burst: 1)]
-        try await LiveServer.run(.sqlite, rateLimitPolicy: policy) { server, _ in
+        try await LiveServer.run(.sqlite, rateLimitPolicy: Self.oncePerHourByAddress(.login)) { server, _ in
             let token = try await server.token("alice")
             #expect(try await refusal(server, token: token, forwardedFor: "203.0.113.1") == nil)
             // Another claimed address changes nothing: the socket's peer (127.0.0.1) has used its budget.
@@ -189,11 +199,8 @@ import Testing
     }
 
     @Test func httpRoutesLimitedByAddressCountForwardedClientsBehindATrustedProxy() async throws {
-        var gateway = GatewaySettings()
-        gateway.trustedProxies = try TrustedProxies(parsing: "127.0.0.1, ::1")
-        var policy = RateLimitPolicy.defaults
-        policy.rules[.createConversation] = [.ip: RateLimit(count: 1, per: 3600, burst: 1)]
-        try await LiveServer.run(.sqlite, gateway: gateway, rateLimitPolicy: policy) { server, client in
+        try await LiveServer.run(.sqlite, gateway: try Self.behindLoopbackProxy(),
+                                 rateLimitPolicy: Self.oncePerHourByAddress(.createConversation)) { server, client in
             let token = try await server.token("alice")
             func create(forwardedFor address: String) async throws -> HTTPResponse.Status {
                 let headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json", .xForwardedFor: address]
@@ -205,8 +212,4 @@ import Testing
             #expect(try await create(forwardedFor: "203.0.113.1") == .tooManyRequests)
         }
     }
-}
-
-extension HTTPField.Name {
-    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 }

@@ -31,6 +31,16 @@ struct WebPushTests {
         urgent: true, timeToLive: .seconds(3600)
     )
 
+    /// The parameters of `Authorization: vapid t=<JWT>, k=<public key>`.
+    static func vapidParameters(_ authorization: String) -> [String: String] {
+        var parameters: [String: String] = [:]
+        for part in authorization.dropFirst("vapid ".count).split(separator: ",") {
+            let pair = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1).map(String.init)
+            if pair.count == 2 { parameters[pair[0]] = pair[1] }
+        }
+        return parameters
+    }
+
     @Test("A push is encrypted to the subscription and authorised with a VAPID token the push service can verify")
     func deliversAVerifiablePush() async throws {
         let clock = ManualWallClock(Self.start)
@@ -58,11 +68,7 @@ struct WebPushTests {
             // Authorization: vapid t=<JWT>, k=<the VAPID public key>
             let authorization = try #require(request[header: "Authorization"])
             #expect(authorization.hasPrefix("vapid "))
-            var parameters: [String: String] = [:]
-            for part in authorization.dropFirst("vapid ".count).split(separator: ",") {
-                let pair = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1).map(String.init)
-                if pair.count == 2 { parameters[pair[0]] = pair[1] }
-            }
+            let parameters = Self.vapidParameters(authorization)
             #expect(parameters["k"] == configuration.vapidPublicKey)
             let k = try #require(parameters["k"])
             let key = try P256.Signing.PublicKey(x963Representation: #require(Data(base64URLEncoded: k)))
@@ -133,7 +139,8 @@ struct WebPushTests {
             #expect(tokens[0] == tokens[1])
             #expect(tokens[2] != tokens[0])
             // The new token expires 12 hours after it was signed.
-            let jwt = try TestJWT(#require(tokens[2]?.split(separator: ",").first?.split(separator: "=", maxSplits: 1).last.map(String.init)))
+            let latest = try #require(tokens[2])
+            let jwt = try TestJWT(#require(Self.vapidParameters(latest)["t"]))
             #expect(jwt.claims["exp"]?.intValue == Int(clock.now().timeIntervalSince1970) + 12 * 3600)
             // Another push service (another origin) gets a token of its own.
             try await PushServiceStub.run(handler: { _ in .init(status: 201, body: "") }) { otherService in
@@ -141,7 +148,7 @@ struct WebPushTests {
                 #expect(try await sender.send(Self.content, to: elsewhere) == .accepted(id: nil))
                 let token = try #require(otherService.received.first?[header: "Authorization"])
                 #expect(token != tokens[2])
-                let otherJWT = try TestJWT(#require(token.split(separator: ",").first?.split(separator: "=", maxSplits: 1).last.map(String.init)))
+                let otherJWT = try TestJWT(#require(Self.vapidParameters(token)["t"]))
                 #expect(otherJWT.claims["aud"] == .string("http://127.0.0.1:\(otherService.port)"))
             }
         }
