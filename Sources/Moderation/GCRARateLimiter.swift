@@ -1,22 +1,28 @@
 import Foundation
+import Logging
 import ParleyCore
+import ParleyStorage
 import Synchronization
 
 /// Rate limits by the generic cell rate algorithm: one "theoretical arrival time" per (action, key), which
 /// admits a request when it is no more than `burst` emission intervals ahead of now. A refused request
 /// consumes nothing, and a request passes only when every key it is limited by has room.
 ///
-/// State is in memory and **per node**: with several Parley nodes each enforces its own share, so the
-/// effective limit is up to N times the configured one. It is bounded: at `maxKeys` entries, keys whose
-/// allowance is full again (and so carry no information) are dropped, then the oldest. Overrides come from
-/// `RateLimitOverrideStore` and are re-read every `overrideRefresh` seconds (and at once via `reloadOverrides`).
-/// The clock is injected, so tests move time by hand.
+/// Where the arrival times live: in memory on one node (SQLite, one process), or, given `shared` (PostgreSQL,
+/// several nodes), in the database every node uses, so a limit holds for the whole cluster however a client's
+/// connections are spread (one round trip per check; this node's own count still refuses first without one).
+/// In memory they are bounded: at `maxKeys` entries, keys whose allowance is full again (and so carry no
+/// information) are dropped, then the ones that refill soonest. Overrides come from `RateLimitOverrideStore` and
+/// are re-read every `overrideRefresh` seconds (and at once via `reloadOverrides`). The clock is injected, so tests
+/// move time by hand.
 public final class GCRARateLimiter: ActionRateLimiter {
     public let policy: RateLimitPolicy
     let clock: any WallClock
     let overrides: RateLimitOverrideStore?
-    let maxKeys: Int
     let overrideRefresh: TimeInterval
+    private let local: LocalRateCells
+    private let shared: SharedRateCells?
+    private let logger: Logger
 
     struct Snapshot {
         var roles: [RateLimitedAction: [Role: RateLimit]] = [:]
@@ -24,24 +30,29 @@ public final class GCRARateLimiter: ActionRateLimiter {
     }
 
     struct State {
-        var arrivals: [String: Double] = [:]
         var snapshot = Snapshot()
         var loadedAt: Date?
+        /// When the last "shared rate limits unavailable" warning was logged (one a minute at most).
+        var warnedAt: Date?
     }
 
     private let state = Mutex(State())
 
+    /// `sharedIn`: the PostgreSQL database every node uses, to count across nodes (nil: this node counts alone).
     public init(policy: RateLimitPolicy = .defaults, clock: any WallClock, overrides: RateLimitOverrideStore? = nil,
-                maxKeys: Int = 100_000, overrideRefresh: TimeInterval = 30) {
+                maxKeys: Int = 100_000, overrideRefresh: TimeInterval = 30, sharedIn database: Database? = nil,
+                logger: Logger = Logger(label: "parley.ratelimit")) {
         self.policy = policy
         self.clock = clock
         self.overrides = overrides
-        self.maxKeys = max(16, maxKeys)
         self.overrideRefresh = overrideRefresh
+        self.local = LocalRateCells(maxKeys: maxKeys)
+        self.shared = database.map { SharedRateCells(database: $0) }
+        self.logger = logger
     }
 
-    /// How many keys are tracked now (for tests and metrics).
-    public var trackedKeys: Int { state.withLock { $0.arrivals.count } }
+    /// How many keys this node tracks in memory now (for tests and metrics).
+    public var trackedKeys: Int { local.count }
 
     /// Re-reads the override table now.
     public func reloadOverrides() async throws {
@@ -77,32 +88,48 @@ public final class GCRARateLimiter: ActionRateLimiter {
             let stale = state.withLock { state in state.loadedAt.map { now.timeIntervalSince($0) >= overrideRefresh || now < $0 } ?? true }
             if stale { try await reloadOverrides() }
         }
-        let t = now.timeIntervalSince1970
-        let denied: (kind: RateLimitKeyKind, wait: Double)? = state.withLock { state in
-            var planned: [(String, Double)] = []
-            var worst: (kind: RateLimitKeyKind, wait: Double)?
-            for kind in RateLimitKeyKind.allCases {
-                guard var limit = rules[kind], let key = key(kind, keys) else { continue }
-                if kind == .user { limit = userLimit(action, keys: keys, default: limit, snapshot: state.snapshot) }
-                let interval = limit.emissionInterval
-                let arrival = max(state.arrivals["\(action.rawValue)|\(key)"] ?? t, t)
-                let next = arrival + interval
-                let allowAt = next - Double(limit.burst) * interval
-                if t < allowAt - 1e-9 {
-                    let wait = allowAt - t
-                    if worst == nil || wait > worst!.wait { worst = (kind, wait) }
-                } else {
-                    planned.append(("\(action.rawValue)|\(key)", next))
-                }
-            }
-            if worst != nil { return worst }
-            for (key, next) in planned { state.arrivals[key] = next }
-            if state.arrivals.count > maxKeys { evict(&state.arrivals, now: t) }
-            return nil
+        let snapshot = state.withLock { $0.snapshot }
+        var cells: [RateCell] = []
+        for kind in RateLimitKeyKind.allCases {
+            guard var limit = rules[kind], let key = key(kind, keys) else { continue }
+            if kind == .user { limit = userLimit(action, keys: keys, default: limit, snapshot: snapshot) }
+            cells.append(RateCell(key: "\(action.rawValue)|\(key)", kind: kind, interval: limit.emissionInterval, burst: limit.burst))
         }
-        if let denied {
+        if let denied = try await admit(cells, at: now.timeIntervalSince1970) {
             throw ParleyError.rateLimited(action, key: denied.kind.rawValue, retryAfter: max(1, Int(denied.wait.rounded(.up))))
         }
+    }
+
+    /// This node's cells alone, or the shared ones with this node's as a first gate: this node's TATs never run
+    /// ahead of the shared ones, so what they refuse the shared cells would refuse too, and a client hammering
+    /// one node is turned away without a round trip. When the database does not answer, this node's count decides
+    /// (a rate limit fails open to the per-node limit, not to no limit).
+    private func admit(_ cells: [RateCell], at now: Double) async throws -> RateDenial? {
+        guard let shared else { return local.admit(cells, at: now) }
+        if let denied = local.denial(cells, at: now) { return denied }
+        do {
+            if let denied = try await shared.admit(cells, at: now) { return denied }
+        } catch {
+            let wallNow = Date(timeIntervalSince1970: now)
+            let warn = state.withLock { state in
+                guard state.warnedAt.map({ abs(wallNow.timeIntervalSince($0)) >= 60 }) ?? true else { return false }
+                state.warnedAt = wallNow
+                return true
+            }
+            if warn {
+                logger.warning("shared rate limits unavailable; counting on this node", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            return local.admit(cells, at: now)
+        }
+        local.record(cells, at: now)
+        return nil
+    }
+
+    /// Deletes shared keys whose allowance is full again (they carry no information); returns how many. Nothing to
+    /// do without shared cells (this node's are bounded in memory).
+    public func pruneSharedCells() async throws -> Int {
+        guard let shared else { return 0 }
+        return try await shared.prune(before: clock.now().timeIntervalSince1970)
     }
 
     func key(_ kind: RateLimitKeyKind, _ keys: RateLimitKeys) -> String? {
@@ -111,17 +138,6 @@ public final class GCRARateLimiter: ActionRateLimiter {
         case .ip: keys.ip.map { "ip:" + (IPKey.key(for: $0) ?? "raw:" + String($0.prefix(64))) }
         case .device: keys.device.map { "device:" + String($0.prefix(128)) }
         case .conversation: keys.conversation.map { "conversation:" + String($0.prefix(128)) }
-        }
-    }
-
-    /// Drops keys whose allowance is full again (equivalent to absent), then the ones that refill soonest,
-    /// down to 90% of the bound.
-    func evict(_ arrivals: inout [String: Double], now: Double) {
-        arrivals = arrivals.filter { $0.value > now }
-        let target = maxKeys * 9 / 10
-        guard arrivals.count > target else { return }
-        for (key, _) in arrivals.sorted(by: { $0.value < $1.value }).prefix(arrivals.count - target) {
-            arrivals.removeValue(forKey: key)
         }
     }
 }

@@ -163,5 +163,9 @@ public enum ModerationMigrations {
                 "ALTER TABLE moderation_sanctions ADD COLUMN conversation_id TEXT",
             ]
         },
+        // SQLite is one process: its rate limits stay in memory.
+        Migration(4, "share rate-limit arrival times across nodes") { engine in
+            engine == .postgres ? SharedRateCells.schema : []
+        },
     ])
 }

@@ -89,7 +89,9 @@ public struct ParleyServices: Sendable {
         // Suspended and banned users' tokens stop working at once: every user request asks Moderation.
         authenticator = Authenticator(tokens: tokens, apiKeys: apiKeys, users: users, gate: ModerationAccessGate(moderation: moderation))
         rateLimitOverrides = RateLimitOverrideStore(database: database, audit: moderation.audit)
-        rateLimiter = GCRARateLimiter(policy: rateLimitPolicy, clock: clock, overrides: rateLimitOverrides)
+        // On PostgreSQL (several nodes) the limits count the whole cluster's requests.
+        rateLimiter = GCRARateLimiter(policy: rateLimitPolicy, clock: clock, overrides: rateLimitOverrides,
+                                      sharedIn: database.engine == .postgres ? database : nil, logger: logger)
         // The pipeline of DESIGN §7: Parley's own risk control first, then the platform's before-send hook.
         let flood = floodSettings.map { FloodDetector(settings: $0, clock: clock) }
         sensitiveWords = SensitiveWords(database: database, clock: clock, audit: moderation.audit, dictionaryFile: filterDictionaryFile)
@@ -163,7 +165,7 @@ public struct ParleyServices: Sendable {
             ConsumerRunner(log: events, consumers: eventConsumers, database: database, clock: clock, logger: logger),
             JobWorker(queue: jobs, handlers: jobHandlers, database: database, workerID: workerID, concurrency: concurrency, logger: logger),
             SensitiveWordsReloader(words: sensitiveWords, logger: logger),
-            RetentionRunner(messaging: messaging, events: retention, logger: logger),
+            RetentionRunner(messaging: messaging, events: retention, rateLimiter: rateLimiter, logger: logger),
             NotificationHousekeeper(notifications: notifications, logger: logger),
         ]
     }
@@ -282,11 +284,13 @@ final class MessagingModerationAdapter: HeldContentPublisher, ContentRemover, Re
     }
 }
 
-/// Once an hour (each node may; the deletes are idempotent): per-user feed entries past their retention, and old
-/// events, finished jobs and webhook deliveries (`RetentionSettings`).
+/// Once an hour (each node may; the deletes are idempotent): per-user feed entries past their retention, old
+/// events, finished jobs and webhook deliveries (`RetentionSettings`), and shared rate-limit keys whose allowance
+/// is full again.
 struct RetentionRunner: Service {
     let messaging: MessagingService
     let events: EventsRetention
+    let rateLimiter: GCRARateLimiter
     let logger: Logger
 
     func run() async throws {
@@ -308,6 +312,11 @@ struct RetentionRunner: Service {
                     }
                 } catch {
                     logger.warning("event log pruning failed", metadata: ["error": "\(error)"])
+                }
+                do {
+                    _ = try await rateLimiter.pruneSharedCells()
+                } catch {
+                    logger.warning("rate-limit key pruning failed", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: .seconds(3600))
             }
