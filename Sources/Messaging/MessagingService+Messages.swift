@@ -33,13 +33,15 @@ extension MessagingService {
         if !ready.isEmpty {
             let batch = ready.map(\.draft)
             do {
-                let stored = try await database.transaction { sql in
-                    var stored: [Result<SendReceipt, any Error>] = []
-                    // Consecutive drafts to one conversation are stored together (multi-row statements).
-                    for run in Self.runs(of: batch) {
-                        stored += try await self.storeRun(Array(batch[run]), by: actor, on: sql)
+                let stored = try await retryingRaces { lookUpRetries in
+                    try await self.database.transaction { sql in
+                        var stored: [Result<SendReceipt, any Error>] = []
+                        // Consecutive drafts to one conversation are stored together (multi-row statements).
+                        for run in Self.runs(of: batch) {
+                            stored += try await self.storeRun(Array(batch[run]), by: actor, lookUpRetries: lookUpRetries, on: sql)
+                        }
+                        return stored
                     }
-                    return stored
                 }
                 for (entry, outcome) in zip(ready, stored) { outcomes[entry.index] = outcome }
             } catch {
@@ -163,21 +165,37 @@ extension MessagingService {
 
     /// The transactional half of a send: checks the rules again under the conversation's lock and appends.
     func store(_ draft: MessageDraft, by actor: MessagingActor) async throws -> SendReceipt {
-        try await database.transaction { sql in
-            guard let outcome = try await self.storeRun([draft], by: actor, on: sql).first else {
-                throw ParleyError.internalError
+        try await retryingRaces { lookUpRetries in
+            try await self.database.transaction { sql in
+                guard let outcome = try await self.storeRun([draft], by: actor, lookUpRetries: lookUpRetries, on: sql).first else {
+                    throw ParleyError.internalError
+                }
+                return try outcome.get()
             }
-            return try outcome.get()
+        }
+    }
+
+    /// Runs a store without looking up stored retries inside its transaction (`prepare` already did, and the
+    /// idempotency index refuses a retry that raced its original past it), and once more with the lookup when
+    /// the index refused: the lookup then finds the original. It costs a statement per transaction (a round trip on
+    /// PostgreSQL) that only such a race needs.
+    func retryingRaces<T>(_ store: (_ lookUpRetries: Bool) async throws -> T) async throws -> T {
+        do {
+            return try await store(false)
+        } catch where isUniqueViolation(error) {
+            return try await store(true)
         }
     }
 
     /// Stores drafts of one actor to one conversation, in order, inside the caller's transaction, and returns
     /// one outcome per draft. The rules are checked under the conversation's row lock, draft by draft, before
     /// anything is written (a refused draft leaves nothing, and the others go on); the accepted ones are then
-    /// appended together with multi-row statements. A draft whose `client_msg_id` is already stored (a retry
-    /// that raced its original past `prepare`), or appears earlier in the run, gets the original's receipt.
+    /// appended together with multi-row statements. A draft whose `client_msg_id` appears earlier in the run, or
+    /// (with `lookUpRetries`) is already stored, gets the original's receipt; without the lookup, a stored one (a
+    /// retry that raced its original past `prepare`) makes the insert fail with a unique violation.
     /// Throws only when the database fails, and then nothing of the run may be kept.
-    func storeRun(_ drafts: [MessageDraft], by actor: MessagingActor, on sql: any SQLDatabase) async throws -> [Result<SendReceipt, any Error>] {
+    func storeRun(_ drafts: [MessageDraft], by actor: MessagingActor, lookUpRetries: Bool,
+                  on sql: any SQLDatabase) async throws -> [Result<SendReceipt, any Error>] {
         guard let conversationID = drafts.first?.conversationID else { return [] }
         let now = clock.now()
         var sender: UserID?
@@ -196,7 +214,7 @@ extension MessagingService {
             }
         }
         let clientMsgIDs = accepted.compactMap(\.draft.clientMsgID)
-        var originals = clientMsgIDs.isEmpty ? [:]
+        var originals = clientMsgIDs.isEmpty || !lookUpRetries ? [:]
             : try await store.itemsByClientMsgIDs(conversationID, sender: actor.senderID, clientMsgIDs, on: sql)
         var fresh: [(index: Int, draft: MessageDraft)] = []
         var repeats: [(index: Int, clientMsgID: String)] = []

@@ -58,7 +58,7 @@ import Testing
             let draft = try MessageDraft(conversationID: team.id, clientMsgID: "lost", kind: .text, body: ["text": "never committed"])
             await #expect(throws: Rollback.self) {
                 try await fx.database.transaction { sql in
-                    _ = try await fx.service.storeRun([draft], by: .user(people[0]), on: sql)
+                    _ = try await fx.service.storeRun([draft], by: .user(people[0]), lookUpRetries: true, on: sql)
                     throw Rollback()
                 }
             }
