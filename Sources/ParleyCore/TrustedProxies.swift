@@ -1,9 +1,12 @@
-/// The proxies in front of Parley whose `X-Forwarded-For` is believed (`PARLEY_TRUSTED_PROXIES`).
+/// The proxies in front of Parley whose `Forwarded` (RFC 7239) or `X-Forwarded-For` is believed
+/// (`PARLEY_TRUSTED_PROXIES`).
 ///
 /// Behind a load balancer every connection comes from the balancer's address, and rate limits by address (every
 /// WebSocket connect counts as a login) would then count the whole user base as one client. When the socket's peer
-/// is a trusted proxy, the client is the right-most `X-Forwarded-For` address that is not a trusted proxy (each
-/// proxy appends the address it saw; the left part is whatever the client claimed and is never believed on its own).
+/// is a trusted proxy, the client is the right-most forwarded address that is not a trusted proxy (each proxy
+/// appends the address it saw; the left part is whatever the client claimed and is never believed on its own).
+/// A request with a `Forwarded` header is read from it alone (its `for=` parameters); `X-Forwarded-For` is read
+/// only without one, as a chain is written in one of the two.
 public struct TrustedProxies: Sendable, Equatable {
     struct Range: Sendable, Equatable {
         let bytes: [UInt8]
@@ -55,12 +58,15 @@ public struct TrustedProxies: Sendable, Equatable {
         ranges.contains { $0.contains(bytes) }
     }
 
-    /// The client's address: `peer` itself unless it is a trusted proxy; then the right-most address of the
-    /// `X-Forwarded-For` values (in header order) that is not a trusted proxy, or `peer` when an entry there is
-    /// not an address at all.
-    public func clientAddress(peer: String?, forwardedFor: [String]) -> String? {
+    /// The client's address: `peer` itself unless it is a trusted proxy; then the right-most forwarded address (in
+    /// header order: the `for=` of each `Forwarded` element if there is any such header, else the `X-Forwarded-For`
+    /// values) that is not a trusted proxy, or `peer` when a hop there is not an address at all (`unknown`, an
+    /// obfuscated identifier, garbage).
+    public func clientAddress(peer: String?, forwarded: [String] = [], forwardedFor: [String]) -> String? {
         guard let peer, !ranges.isEmpty, contains(peer) else { return peer }
-        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        let hops = forwarded.isEmpty
+            ? forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+            : forwarded.flatMap(Self.forwardedHops)
         var client = peer
         for hop in hops.reversed() {
             guard let bytes = IPAddress.bytes(hop) else { return peer }
@@ -68,6 +74,53 @@ public struct TrustedProxies: Sendable, Equatable {
             if !contains(bytes) { break }
         }
         return client
+    }
+
+    /// The `for=` value of each element of one `Forwarded` header (RFC 7239 §4), as a bare address: quotes, the
+    /// brackets of an IPv6 address and a port are removed. An element without `for=` gives an empty hop (not an
+    /// address), so the chain is not believed past it.
+    static func forwardedHops(_ header: String) -> [String] {
+        splitOutsideQuotes(header, on: ",").map { element in
+            for pair in splitOutsideQuotes(element, on: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, parts[0].lowercased() == "for" else { continue }
+                var value = Substring(parts[1])
+                if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = value.dropFirst().dropLast() }
+                if value.hasPrefix("[") {
+                    // "[2001:db8::1]:4711" or "[2001:db8::1]"
+                    guard let close = value.firstIndex(of: "]") else { return "" }
+                    return String(value[value.index(after: value.startIndex)..<close])
+                }
+                // "192.0.2.43:47011": one colon is a port (an IPv6 address must be bracketed here).
+                if value.filter({ $0 == ":" }).count == 1, let colon = value.firstIndex(of: ":") { value = value[..<colon] }
+                return String(value)
+            }
+            return ""
+        }
+    }
+
+    /// Splits on `separator` where it is not inside a quoted string (quoted-string values may hold `,` and `;`).
+    private static func splitOutsideQuotes(_ text: some StringProtocol, on separator: Character) -> [String] {
+        var parts: [String] = []
+        var current = ""
+        var quoted = false
+        var escaped = false
+        for character in text {
+            if escaped {
+                escaped = false
+            } else if quoted, character == "\\" {
+                escaped = true
+            } else if character == "\"" {
+                quoted.toggle()
+            } else if character == separator, !quoted {
+                parts.append(current.trimmingCharacters(in: .whitespaces))
+                current = ""
+                continue
+            }
+            current.append(character)
+        }
+        parts.append(current.trimmingCharacters(in: .whitespaces))
+        return parts
     }
 }
 

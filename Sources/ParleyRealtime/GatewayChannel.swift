@@ -59,7 +59,8 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
                     let authorization = head.headers.first(name: "authorization")
                     let queryToken = uri.queryParameters["token"].map(String.init)
                     let remoteIP = gateway.settings.trustedProxies.clientAddress(
-                        peer: channel.remoteAddress?.ipAddress, forwardedFor: head.headers["X-Forwarded-For"]
+                        peer: channel.remoteAddress?.ipAddress, forwarded: head.headers["Forwarded"],
+                        forwardedFor: head.headers["X-Forwarded-For"]
                     )
                     let promise = channel.eventLoop.makePromise(of: Gateway.Admission.self)
                     promise.completeWithTask {

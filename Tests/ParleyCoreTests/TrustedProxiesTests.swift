@@ -37,4 +37,28 @@ import Testing
         // Trusting nobody (the default) changes nothing.
         #expect(TrustedProxies().clientAddress(peer: "10.0.0.2", forwardedFor: ["198.51.100.1"]) == "10.0.0.2")
     }
+
+    @Test func rfc7239ForwardedIsReadForItsForParameters() throws {
+        let trusted = try TrustedProxies(parsing: "10.0.0.0/8, fd00::/8")
+        // Quoted values with ports, bracketed IPv6, other parameters and several elements and header lines.
+        #expect(trusted.clientAddress(peer: "10.0.0.2", forwarded: ["for=192.0.2.60;proto=http;by=203.0.113.43"], forwardedFor: [])
+            == "192.0.2.60")
+        #expect(trusted.clientAddress(peer: "10.0.0.2", forwarded: [#"for="[2001:db8:cafe::17]:4711""#], forwardedFor: [])
+            == "2001:db8:cafe::17")
+        #expect(trusted.clientAddress(peer: "10.0.0.2", forwarded: [#"For="192.0.2.43:47011", for=10.1.1.1"#], forwardedFor: [])
+            == "192.0.2.43")
+        #expect(trusted.clientAddress(peer: "10.0.0.2", forwarded: ["for=198.51.100.9, for=192.0.2.7", #"for="[fd00::5]""#],
+                                      forwardedFor: []) == "192.0.2.7")
+        // A quoted comma or semicolon does not split the element.
+        #expect(trusted.clientAddress(peer: "10.0.0.2", forwarded: [#"for=192.0.2.8;host="a,b;c""#], forwardedFor: []) == "192.0.2.8")
+        // Forwarded wins over X-Forwarded-For when both are present; without it X-Forwarded-For is read.
+        #expect(trusted.clientAddress(peer: "10.0.0.2", forwarded: ["for=192.0.2.60"], forwardedFor: ["198.51.100.1"]) == "192.0.2.60")
+        #expect(trusted.clientAddress(peer: "10.0.0.2", forwarded: [], forwardedFor: ["198.51.100.1"]) == "198.51.100.1")
+        // Hidden or unknown hops, and elements without for=, stop the walk at the proxy's own address.
+        #expect(trusted.clientAddress(peer: "10.0.0.2", forwarded: ["for=unknown"], forwardedFor: []) == "10.0.0.2")
+        #expect(trusted.clientAddress(peer: "10.0.0.2", forwarded: ["for=_hidden"], forwardedFor: []) == "10.0.0.2")
+        #expect(trusted.clientAddress(peer: "10.0.0.2", forwarded: ["proto=https"], forwardedFor: []) == "10.0.0.2")
+        // Not from a trusted proxy: ignored.
+        #expect(trusted.clientAddress(peer: "203.0.113.9", forwarded: ["for=192.0.2.60"], forwardedFor: []) == "203.0.113.9")
+    }
 }

@@ -152,10 +152,12 @@ import Testing
         }
     }
 
-    /// Connects as `client` (what a proxy forwards in X-Forwarded-For) and returns the code of the error frame the
-    /// server sent at once, or nil when it waits for hello (accepted).
-    func refusal(_ server: LiveServer, token: String, forwardedFor client: String) async throws -> String? {
-        let socket = try await WireSocket.connect(port: server.port, token: token, headers: [("X-Forwarded-For", client)])
+    /// Connects as `client` (what a proxy forwards in X-Forwarded-For, or with `rfc7239` in Forwarded) and returns
+    /// the code of the error frame the server sent at once, or nil when it waits for hello (accepted).
+    func refusal(_ server: LiveServer, token: String, forwardedFor client: String, rfc7239: Bool = false) async throws -> String? {
+        let header = rfc7239 ? ("Forwarded", client.split(separator: ",").map { "for=\($0.trimmingCharacters(in: .whitespaces))" }
+            .joined(separator: ", ")) : ("X-Forwarded-For", client)
+        let socket = try await WireSocket.connect(port: server.port, token: token, headers: [header])
         defer { socket.close() }
         do {
             guard let frame = try await socket.nextFrame(within: 1) else { return "closed" }
@@ -179,13 +181,14 @@ import Testing
         return policy
     }
 
-    @Test func behindATrustedProxyEachForwardedClientHasItsOwnConnectLimit() async throws {
+    @Test(arguments: [false, true])
+    func behindATrustedProxyEachForwardedClientHasItsOwnConnectLimit(rfc7239: Bool) async throws {
         try await LiveServer.run(.sqlite, gateway: try Self.behindLoopbackProxy(), rateLimitPolicy: Self.oncePerHourByAddress(.login)) {
             server, _ in
             let token = try await server.token("alice")
-            #expect(try await refusal(server, token: token, forwardedFor: "203.0.113.1") == nil)
-            #expect(try await refusal(server, token: token, forwardedFor: "198.51.100.7, 203.0.113.2") == nil)
-            #expect(try await refusal(server, token: token, forwardedFor: "203.0.113.1") == "moderation.rate_limited")
+            #expect(try await refusal(server, token: token, forwardedFor: "203.0.113.1", rfc7239: rfc7239) == nil)
+            #expect(try await refusal(server, token: token, forwardedFor: "198.51.100.7, 203.0.113.2", rfc7239: rfc7239) == nil)
+            #expect(try await refusal(server, token: token, forwardedFor: "203.0.113.1", rfc7239: rfc7239) == "moderation.rate_limited")
         }
     }
 
@@ -198,12 +201,14 @@ import Testing
         }
     }
 
-    @Test func httpRoutesLimitedByAddressCountForwardedClientsBehindATrustedProxy() async throws {
+    @Test(arguments: [false, true])
+    func httpRoutesLimitedByAddressCountForwardedClientsBehindATrustedProxy(rfc7239: Bool) async throws {
         try await LiveServer.run(.sqlite, gateway: try Self.behindLoopbackProxy(),
                                  rateLimitPolicy: Self.oncePerHourByAddress(.createConversation)) { server, client in
             let token = try await server.token("alice")
             func create(forwardedFor address: String) async throws -> HTTPResponse.Status {
-                let headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json", .xForwardedFor: address]
+                var headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
+                if rfc7239 { headers[.forwarded] = "for=\(address);proto=https" } else { headers[.xForwardedFor] = address }
                 return try await client.execute(uri: "/v1/conversations", method: .post, headers: headers,
                                                 body: ByteBuffer(string: #"{"type": "group", "name": "team"}"#)) { $0.status }
             }

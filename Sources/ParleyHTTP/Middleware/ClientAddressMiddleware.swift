@@ -2,7 +2,7 @@ import HTTPTypes
 import Hummingbird
 import ParleyCore
 
-/// Behind a trusted proxy, takes the client's address from `X-Forwarded-For` (see `TrustedProxies`), so rate limits
+/// Behind a trusted proxy, takes the client's address from `Forwarded` or `X-Forwarded-For` (see `TrustedProxies`), so rate limits
 /// by address count clients rather than the proxy.
 public struct ClientAddressMiddleware: RouterMiddleware {
     public typealias Context = ParleyRequestContext
@@ -16,11 +16,13 @@ public struct ClientAddressMiddleware: RouterMiddleware {
                        next: (Request, ParleyRequestContext) async throws -> Response) async throws -> Response {
         guard !trusted.isEmpty else { return try await next(request, context) }
         var context = context
-        context.remoteIP = trusted.clientAddress(peer: context.remoteIP, forwardedFor: request.headers[values: .xForwardedFor])
+        context.remoteIP = trusted.clientAddress(peer: context.remoteIP, forwarded: request.headers[values: .forwarded],
+                                                 forwardedFor: request.headers[values: .xForwardedFor])
         return try await next(request, context)
     }
 }
 
 extension HTTPField.Name {
     public static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    public static let forwarded = HTTPField.Name("Forwarded")!
 }
