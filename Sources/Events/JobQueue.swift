@@ -50,6 +50,10 @@ public struct JobQueue: Sendable {
                 "CREATE INDEX events_jobs_by_kind ON events_jobs (kind, state, id)",
             ]
         },
+        // Retention finds finished and dead jobs by state and age (`EventsRetention`) without reading the others.
+        Migration(2, "index jobs by state and last change") { _ in
+            ["CREATE INDEX events_jobs_by_state_age ON events_jobs (state, updated_at)"]
+        },
     ])
 
     /// Enqueues jobs inside the caller's transaction (so they exist exactly when the change that caused

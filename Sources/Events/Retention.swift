@@ -48,27 +48,36 @@ public struct EventsRetention: Sendable {
         pass.events = try await log.prune(before: now.addingTimeInterval(-settings.events), batch: Self.batch)
         let finishedCutoff = now.addingTimeInterval(-settings.finishedJobs).unixMilliseconds
         let deadCutoff = now.addingTimeInterval(-settings.deadLettersAndDeliveries).unixMilliseconds
-        var finishedJobs = BulkSQL("(state IN ('completed', 'discarded') AND updated_at < ")
-        finishedJobs.bind(finishedCutoff)
-        finishedJobs.append(") OR (state = 'dead' AND updated_at < ")
-        finishedJobs.bind(deadCutoff)
-        finishedJobs.append(")")
-        pass.jobs = try await deleteRows(of: "events_jobs", where: finishedJobs)
-        var finishedDeliveries = BulkSQL("state IN ('succeeded', 'dead', 'skipped') AND created_at < ")
-        finishedDeliveries.bind(deadCutoff)
-        pass.webhookDeliveries = try await deleteRows(of: "events_webhook_deliveries", where: finishedDeliveries)
+        pass.jobs = try await deleteRows(of: "events_jobs", where: Self.finishedJobs(before: finishedCutoff, deadBefore: deadCutoff))
+        pass.webhookDeliveries = try await deleteRows(of: "events_webhook_deliveries", where: Self.finishedDeliveries(before: deadCutoff))
         return pass
     }
 
+    /// Completed and discarded jobs last changed before `cutoff`, and dead ones before `deadCutoff` (milliseconds).
+    static func finishedJobs(before cutoff: Int64, deadBefore deadCutoff: Int64) -> BulkSQL {
+        var condition = BulkSQL("(state IN ('completed', 'discarded') AND updated_at < ")
+        condition.bind(cutoff)
+        condition.append(") OR (state = 'dead' AND updated_at < ")
+        condition.bind(deadCutoff)
+        condition.append(")")
+        return condition
+    }
+
+    /// Webhook deliveries that are over (succeeded, dead or skipped) and were created before `cutoff` (milliseconds).
+    static func finishedDeliveries(before cutoff: Int64) -> BulkSQL {
+        var condition = BulkSQL("state IN ('succeeded', 'dead', 'skipped') AND created_at < ")
+        condition.bind(cutoff)
+        return condition
+    }
+
     /// Deletes the rows of `table` (keyed by a text `id`) that match `condition`, a batch at a time. Each batch is
-    /// found on a reader, outside any transaction: neither table has an index for the condition, and on SQLite a scan
-    /// inside the write transaction would hold up every writer meanwhile. The delete checks the condition again (a
-    /// dead job may have been retried since).
+    /// found on a reader, outside any transaction (through the table's index on state and age), so the write
+    /// transaction only deletes by id; the delete checks the condition again (a dead job may have been retried since).
     private func deleteRows(of table: String, where condition: BulkSQL) async throws -> Int {
         var total = 0
         while true {
-            // Ids are time-ordered, so the oldest come first.
-            var find = BulkSQL("SELECT id FROM \(table) WHERE ") + condition + " ORDER BY id LIMIT "
+            // No ORDER BY: ordered by id, the planner would walk the whole table in id order instead of the index.
+            var find = Self.findStatement(table: table, condition: condition)
             find.bind(Self.batch)
             let ids = try await database.sql.all(find).map { try $0.decode(column: "id", as: String.self) }
             guard !ids.isEmpty else { return total }
@@ -78,6 +87,13 @@ public struct EventsRetention: Sendable {
             total += try await database.transaction { sql in try await sql.all(statement).count }
             if ids.count < Self.batch { return total }
         }
+    }
+}
+
+extension EventsRetention {
+    /// The query that finds a batch of rows to delete (its LIMIT bound follows); tests read its plan.
+    static func findStatement(table: String, condition: BulkSQL) -> BulkSQL {
+        BulkSQL("SELECT id FROM \(table) WHERE ") + condition + " LIMIT "
     }
 }
 

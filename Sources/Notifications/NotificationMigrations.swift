@@ -221,5 +221,10 @@ extension NotificationService {
                 """,
             ]
         },
+        // The housekeeper deletes marks not touched for 30 days; without this it read the whole table in SQLite's
+        // write transaction.
+        Migration(4, "index automatic-push marks by age") { _ in
+            ["CREATE INDEX notifications_auto_push_by_age ON notifications_auto_push (updated_at)"]
+        },
     ])
 }

@@ -1,4 +1,4 @@
-import Events
+@testable import Events
 import Foundation
 import ParleyCore
 import ParleyStorage
@@ -104,6 +104,25 @@ import Testing
             let states = try await database.sql.raw("SELECT state FROM events_webhook_deliveries ORDER BY state").all()
                 .map { try $0.decode(column: "state", as: String.self) }
             #expect(states == ["pending", "retrying"])
+        }
+    }
+
+    /// The hourly pass finds what to delete through an index, not by reading every job and delivery (SQLite's plan;
+    /// PostgreSQL's planner picks by table statistics).
+    @Test func finishedJobsAndDeliveriesAreFoundThroughAnIndex() async throws {
+        try await TestDatabases.withDatabase(.sqlite, migrations: [EventLog.migrations, JobQueue.migrations, WebhookService.migrations]) {
+            database in
+            let queries = [
+                EventsRetention.findStatement(table: "events_jobs", condition: EventsRetention.finishedJobs(before: 1, deadBefore: 2)),
+                EventsRetention.findStatement(table: "events_webhook_deliveries", condition: EventsRetention.finishedDeliveries(before: 1)),
+            ]
+            for var query in queries {
+                query.bind(5000)
+                let plan = try await database.sql.all(BulkSQL("EXPLAIN QUERY PLAN ") + query)
+                    .map { try $0.decode(column: "detail", as: String.self) }
+                #expect(plan.contains { $0.contains("_by_state_age") }, "plan: \(plan)")
+                #expect(!plan.contains { $0.hasPrefix("SCAN") }, "plan: \(plan)")
+            }
         }
     }
 }

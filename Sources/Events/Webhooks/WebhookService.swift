@@ -62,6 +62,10 @@ public struct WebhookService: Sendable {
                 "CREATE INDEX events_webhook_deliveries_by_endpoint ON events_webhook_deliveries (endpoint_id, id)",
             ]
         },
+        // Retention finds finished deliveries by state and age (`EventsRetention`) without reading the others.
+        Migration(2, "index webhook deliveries by state and age") { _ in
+            ["CREATE INDEX events_webhook_deliveries_by_state_age ON events_webhook_deliveries (state, created_at)"]
+        },
     ])
 
     // MARK: Endpoints
