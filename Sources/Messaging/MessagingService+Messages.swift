@@ -36,8 +36,14 @@ extension MessagingService {
                 let stored = try await retryingRaces { lookUpRetries in
                     try await self.database.transaction { sql in
                         var stored: [Result<SendReceipt, any Error>] = []
+                        let runs = Self.runs(of: batch)
+                        if runs.count > 1 {
+                            // Each run locks its conversation; two batches taking the same conversations in other orders
+                            // would deadlock (PostgreSQL; SQLite has one writer). All of them first, in id order.
+                            try await self.store.lockConversations(Set(batch.map(\.conversationID)), on: sql)
+                        }
                         // Consecutive drafts to one conversation are stored together (multi-row statements).
-                        for run in Self.runs(of: batch) {
+                        for run in runs {
                             stored += try await self.storeRun(Array(batch[run]), by: actor, lookUpRetries: lookUpRetries, on: sql)
                         }
                         return stored
@@ -46,6 +52,7 @@ extension MessagingService {
                 for (entry, outcome) in zip(ready, stored) { outcomes[entry.index] = outcome }
             } catch {
                 // The transaction itself failed (the database, not a draft): each draft then gets its own outcome.
+                batchFallbacks.count.add(1, ordering: .relaxed)
                 for entry in ready { outcomes[entry.index] = await Self.outcome { try await store(entry.draft, by: actor) } }
             }
         }

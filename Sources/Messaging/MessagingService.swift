@@ -2,6 +2,7 @@ import Foundation
 import ParleyCore
 import ParleyStorage
 import SQLKit
+import Synchronization
 
 /// Who is acting on a conversation: a user (with a token, or the platform's backend acting for them),
 /// or the platform itself (system messages, administration through an API key).
@@ -39,12 +40,18 @@ public struct MessagingService: Sendable {
     let store: MessagingStore
     /// Messages just stored by this process, offered to the live fan-out.
     let recentMessages = RecentMessages()
+    /// How many `sendAll` batches the database failed, each then stored one transaction per draft.
+    let batchFallbacks = BatchFallbacks()
     let users: any UserDirectory
     let clock: any WallClock
     let ids: any IDGenerator
     let policy: any ContentPolicy
     let blocks: any BlockRelations
     public let settings: MessagingSettings
+
+    /// How many `sendAll` batches the database failed as a whole since this service started (a deadlock, a lost
+    /// connection); their drafts were then stored one transaction each. For operators and tests: it should stay near 0.
+    public var sendBatchFallbacks: Int { batchFallbacks.count.load(ordering: .relaxed) }
 
     /// `policy` reviews every message and edit before it is stored (risk control, the platform's hook).
     public init(database: Database, outbox: any EventOutbox, users: any UserDirectory, clock: any WallClock,
@@ -243,4 +250,9 @@ public struct MessagingService: Sendable {
         let text = (String(describing: error) + " " + String(reflecting: error)).lowercased()
         return text.contains("unique constraint") || text.contains("23505")
     }
+}
+
+/// A counter shared by the copies of a `MessagingService` (a struct).
+final class BatchFallbacks: Sendable {
+    let count = Atomic<Int>(0)
 }

@@ -154,6 +154,16 @@ struct MessagingStore: Sendable {
                           peer: try row.decodeOptional("peer_id", as: String.self).map(UserID.init(trusted:)))
     }
 
+    /// Locks the conversation rows of `ids` in id order until the transaction ends (PostgreSQL; nothing to do on
+    /// SQLite, whose one writer already excludes every other).
+    func lockConversations(_ ids: Set<String>, on sql: any SQLDatabase) async throws {
+        guard database.engine == .postgres, !ids.isEmpty else { return }
+        var statement = BulkSQL("SELECT id FROM messaging_conversations WHERE id IN (")
+        statement.list(ids.sorted())
+        statement.append(") ORDER BY id FOR UPDATE")
+        _ = try await sql.all(statement)
+    }
+
     struct SendTarget {
         var conversation: Conversation
         var membership: (member: Member, active: Bool)?

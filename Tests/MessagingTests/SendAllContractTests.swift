@@ -109,3 +109,34 @@ import Testing
         }
     }
 }
+
+/// On PostgreSQL, batches to the same conversations in other orders must not deadlock (each would wait for the
+/// other's conversation row until the server's deadlock check, a second later, failed one of them).
+@Suite(.enabled(if: TestDatabases.postgresURL != nil, "needs PARLEY_TEST_POSTGRES_URL"))
+struct SendAllLockOrderTests {
+    @Test func batchesToTheSameConversationsInOtherOrdersNeverDeadlock() async throws {
+        try await MessagingFixture.run(.postgres) { fx in
+            let people = try await fx.makeUsers("alice", "bob", "carol")
+            let first = try await fx.group(people[0], [people[1], people[2]])
+            let second = try await fx.group(people[0], [people[1], people[2]])
+            func batch(_ conversations: [String], round: Int, sender: Int) throws -> [MessageDraft] {
+                try conversations.flatMap { conversation in
+                    try (0..<3).map { index in
+                        try MessageDraft(conversationID: conversation, clientMsgID: "r\(round)-s\(sender)-\(conversation)-\(index)", kind: .text,
+                                         body: ["text": .string("round \(round)")])
+                    }
+                }
+            }
+            for round in 0..<15 {
+                let alice = try batch([first.id, second.id], round: round, sender: 0)
+                let bob = try batch([second.id, first.id], round: round, sender: 1)
+                async let aliceOutcomes = fx.service.sendAll(alice, by: .user(people[0]))
+                async let bobOutcomes = fx.service.sendAll(bob, by: .user(people[1]))
+                let outcomes = await aliceOutcomes + bobOutcomes
+                #expect(outcomes.allSatisfy { (try? $0.get()) != nil })
+            }
+            #expect(fx.service.sendBatchFallbacks == 0)
+            #expect(try await fx.allItems(first.id, for: people[2]).filter(\.kind.isMessage).count == 15 * 6)
+        }
+    }
+}
