@@ -81,6 +81,10 @@ public enum ParleyServer {
         metrics.registerGauge("parley_ws_online_users", help: "Users with at least one connection on this node.") {
             Double(live.onlineUserCount)
         }
+        metrics.registerGauge("parley_send_batch_fallbacks",
+                              help: "Batches of pipelined sends the database failed since start (then stored one send at a time).") {
+            Double(services.messaging.sendBatchFallbacks)
+        }
         let app = Application(
             router: router,
             server: gateway.serverBuilder,
