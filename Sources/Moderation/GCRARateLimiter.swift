@@ -8,7 +8,7 @@ import Synchronization
 /// admits a request when it is no more than `burst` emission intervals ahead of now. A refused request
 /// consumes nothing, and a request passes only when every key it is limited by has room.
 ///
-/// Where the arrival times live: in memory on one node (SQLite, one process), or, given `shared` (PostgreSQL,
+/// Where the arrival times live: in memory on one node (SQLite, one process), or, given `sharedIn` (PostgreSQL,
 /// several nodes), in the database every node uses, so a limit holds for the whole cluster however a client's
 /// connections are spread (one round trip per check; this node's own count still refuses first without one).
 /// In memory they are bounded: at `maxKeys` entries, keys whose allowance is full again (and so carry no
