@@ -48,6 +48,12 @@ import Testing
             return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
+        /// The body of a GET as text (`/metrics` is not JSON).
+        func text(_ path: String) async throws -> String {
+            let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+            return String(decoding: data, as: UTF8.self)
+        }
+
         func http(_ method: String, _ path: String, bearer: String? = nil, body: String? = nil) async throws -> (Int, JSONValue) {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
             request.httpMethod = method
@@ -118,6 +124,10 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: server.dataDirectory.appendingPathComponent("parley.sqlite").path))
         #expect(FileManager.default.fileExists(atPath: server.dataDirectory.appendingPathComponent("secret").path))
         #expect(try await server.http("GET", "/healthz").0 == 200)
+        // The process's own gauges are wired into /metrics.
+        let metrics = try await server.text("/metrics")
+        #expect(metrics.contains("# TYPE parley_ws_connections gauge"))
+        #expect(metrics.contains("parley_send_batch_fallbacks 0"))
 
         let key = try server.command(["apikey", "create", "--scope", "server", "--name", "backend"])
         #expect(key.hasPrefix("prly_"))
