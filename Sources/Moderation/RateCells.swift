@@ -23,8 +23,9 @@ struct RateDenial: Sendable, Equatable {
 /// GCRA over one set of theoretical arrival times (TATs): a request is admitted when, for every cell, the
 /// cell's next TAT is no more than `burst` intervals ahead of now; then every cell's TAT moves, else none does.
 enum GCRA {
-    /// The cells' next TATs, or the worst denial. `current` gives a cell's TAT (nil: never seen, i.e. full).
-    static func plan(_ cells: [RateCell], at now: Double, current: (String) -> Double?) -> Result<[Double], RateDenialError> {
+    /// Each cell's TAT after the request (in `cells` order), and the worst denial if any cell has no room.
+    /// `current` gives a cell's TAT (nil: never seen, i.e. full).
+    static func plan(_ cells: [RateCell], at now: Double, current: (String) -> Double?) -> (nexts: [Double], denial: RateDenial?) {
         var nexts: [Double] = []
         nexts.reserveCapacity(cells.count)
         var worst: RateDenial?
@@ -37,13 +38,8 @@ enum GCRA {
             }
             nexts.append(next)
         }
-        if let worst { return .failure(RateDenialError(denial: worst)) }
-        return .success(nexts)
+        return (nexts, worst)
     }
-}
-
-struct RateDenialError: Error {
-    var denial: RateDenial
 }
 
 /// This node's TATs, in memory. Bounded: at `maxKeys` entries, keys whose allowance is full again (and so carry
@@ -61,32 +57,29 @@ final class LocalRateCells: Sendable {
     /// Admits the request if every cell has room (and records it), else returns the worst denial.
     func admit(_ cells: [RateCell], at now: Double) -> RateDenial? {
         arrivals.withLock { arrivals in
-            switch GCRA.plan(cells, at: now, current: { arrivals[$0] }) {
-            case .failure(let refused):
-                return refused.denial
-            case .success(let nexts):
-                for (cell, next) in zip(cells, nexts) { arrivals[cell.key] = next }
-                if arrivals.count > maxKeys { evict(&arrivals, now: now) }
-                return nil
-            }
+            let plan = GCRA.plan(cells, at: now, current: { arrivals[$0] })
+            if let denial = plan.denial { return denial }
+            store(plan.nexts, of: cells, in: &arrivals, now: now)
+            return nil
         }
     }
 
     /// The denial `admit` would give, without recording anything.
     func denial(_ cells: [RateCell], at now: Double) -> RateDenial? {
-        arrivals.withLock { arrivals in
-            if case .failure(let refused) = GCRA.plan(cells, at: now, current: { arrivals[$0] }) { return refused.denial }
-            return nil
-        }
+        arrivals.withLock { arrivals in GCRA.plan(cells, at: now, current: { arrivals[$0] }).denial }
     }
 
     /// Counts a request another authority admitted (the shared cells) against this node's cells too, so that
     /// this node's TATs never run ahead of the shared ones: what this node refuses, the shared cells would refuse.
     func record(_ cells: [RateCell], at now: Double) {
         arrivals.withLock { arrivals in
-            for cell in cells { arrivals[cell.key] = max(arrivals[cell.key] ?? now, now) + cell.interval }
-            if arrivals.count > maxKeys { evict(&arrivals, now: now) }
+            store(GCRA.plan(cells, at: now, current: { arrivals[$0] }).nexts, of: cells, in: &arrivals, now: now)
         }
+    }
+
+    private func store(_ nexts: [Double], of cells: [RateCell], in arrivals: inout [String: Double], now: Double) {
+        for (cell, next) in zip(cells, nexts) { arrivals[cell.key] = next }
+        if arrivals.count > maxKeys { evict(&arrivals, now: now) }
     }
 
     private func evict(_ arrivals: inout [String: Double], now: Double) {
@@ -123,16 +116,11 @@ struct SharedRateCells: Sendable {
 
     /// Deletes keys whose allowance was full again before `now` (absent means full), in batches; returns how many.
     func prune(before now: Double) async throws -> Int {
-        var removed = 0
-        while true {
-            let rows = try await database.sql.raw("""
-                DELETE FROM moderation_rate_cells WHERE key IN (
-                    SELECT key FROM moderation_rate_cells WHERE tat < \(bind: now) LIMIT 5000
-                ) AND tat < \(bind: now) RETURNING key
-                """).all()
-            removed += rows.count
-            if rows.count < 5000 { return removed }
-        }
+        try await database.deleteInBatches("""
+            DELETE FROM moderation_rate_cells WHERE key IN (
+                SELECT key FROM moderation_rate_cells WHERE tat < \(bind: now) LIMIT 5000
+            ) AND tat < \(bind: now)
+            """, batch: 5000)
     }
 
     /// The table and the function, created by Moderation's migration 4 on PostgreSQL.
