@@ -78,7 +78,7 @@ struct TwoNodeTests {
                     }
                     // Both relays listen before anyone connects (a node learns who is elsewhere on start too,
                     // but this test is about changes).
-                    try await eventually { liveA.signalRelay.isListening && liveB.signalRelay.isListening }
+                    try #require(try await eventually { liveA.signalRelay.isListening && liveB.signalRelay.isListening })
                     let bobOnB = try await hello(bob, port: clientB.port, services: nodeB)
                     try bobOnB.send(["type": "presence.sub", "id": 2, "users": ["alice"]])
                     let initial = try await bobOnB.next(type: "presence")
