@@ -50,7 +50,7 @@ import Testing
                 // Another conversation is another lookup: the mute (everywhere) applies there.
                 await #expect(throws: ParleyError.self) { _ = try await policy.review(message("three", conversation: "c_2")) }
             }
-            try await ContentReviewRun.$current.withValue(ContentReviewRun()) {
+            await ContentReviewRun.$current.withValue(ContentReviewRun()) {
                 await #expect(throws: ParleyError.self) { _ = try await policy.review(message("four")) }
             }
             // Outside a run, every review reads the sanctions.

@@ -20,13 +20,13 @@ import Testing
         var all: [String] { lines.withLock { $0 } }
     }
 
-    final class RunningServer: @unchecked Sendable {
-        let process: Process
+    final class RunningServer: Sendable {
+        let process: ChildProcess
         let port: Int
         let dataDirectory: URL
         let output: LogLines
 
-        init(process: Process, port: Int, dataDirectory: URL, output: LogLines) {
+        init(process: ChildProcess, port: Int, dataDirectory: URL, output: LogLines) {
             self.process = process
             self.port = port
             self.dataDirectory = dataDirectory
@@ -35,17 +35,8 @@ import Testing
 
         /// Runs a one-shot `parley` command against the same data directory; returns its standard output.
         func command(_ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = EndToEndTests.binary
-            process.arguments = arguments + ["--data-dir", dataDirectory.path]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            try process.runTakingTurns()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw TestDatabaseError("parley \(arguments) exited \(process.terminationStatus)") }
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            try ChildProcess.output(of: EndToEndTests.binary.path, arguments + ["--data-dir", dataDirectory.path])
+                .trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
         /// The body of a GET as text (`/metrics` is not JSON).
@@ -71,19 +62,14 @@ import Testing
     /// Starts `parley serve --port 0` (on a fresh data folder unless one is given) and waits for its "listening" log line.
     static func startServer(dataDirectory: URL? = nil, environment extra: [String: String] = [:]) async throws -> RunningServer {
         let folder = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("parley-e2e-\(UUID().uuidString)")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["serve", "--port", "0", "--data-dir", folder.path]
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "PARLEY_DATABASE_URL")
         environment.merge(extra) { _, new in new }
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = FileHandle.nullDevice
+        let process = try ChildProcess(binary.path, ["serve", "--port", "0", "--data-dir", folder.path], environment: environment,
+                                       standardError: .pipe)
         let output = LogLines()
         let portStream = AsyncStream<Int>.makeStream()
-        pipe.fileHandleForReading.readabilityHandler = { handle in
+        process.standardError!.readabilityHandler = { handle in
             let data = handle.availableData
             guard !data.isEmpty else { return }
             for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
@@ -94,7 +80,6 @@ import Testing
                 }
             }
         }
-        try process.runTakingTurns()
         let port = try await withThrowingTaskGroup(of: Int.self) { group in
             group.addTask {
                 var iterator = portStream.stream.makeAsyncIterator()

@@ -49,16 +49,11 @@ struct TwoWorkerTests {
         }
     }
 
-    func startWorker(databaseURL: String, dataDirectory: URL) throws -> Process {
-        let process = Process()
-        process.executableURL = EndToEndTests.binary
-        process.arguments = ["worker", "--database", databaseURL, "--data-dir", dataDirectory.path, "--concurrency", "4"]
+    func startWorker(databaseURL: String, dataDirectory: URL) throws -> ChildProcess {
         var environment = ProcessInfo.processInfo.environment
         environment["PARLEY_SECRET"] = Data(repeating: 7, count: 32).base64URLEncodedString()
-        process.environment = environment
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.runTakingTurns()
-        return process
+        return try ChildProcess(EndToEndTests.binary.path,
+                                ["worker", "--database", databaseURL, "--data-dir", dataDirectory.path, "--concurrency", "4"],
+                                environment: environment)
     }
 }

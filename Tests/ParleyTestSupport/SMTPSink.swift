@@ -6,8 +6,7 @@ import Synchronization
 /// The Python comes from `PARLEY_TEST_PYTHON` (a path or a command name), else `python3`; it must be able
 /// to import aiosmtpd. `./scripts/test` prepares such a Python; without one the tests fail and say how to
 /// get it. Every message the sink accepts is written as a JSON file that `messages()` reads back.
-// Unchecked: every stored property is a constant set at start; `Process` itself is not marked Sendable.
-public final class SMTPSink: @unchecked Sendable {
+public final class SMTPSink: Sendable {
     public struct Options {
         public init(tls: TestTLSMaterial? = nil, requireStartTLS: Bool = false, implicitTLS: Bool = false, authUser: String? = nil,
                     authPassword: String? = nil, authAllowPlaintext: Bool = false, mute: Bool = false, scripted: [String: String]? = nil,
@@ -61,9 +60,8 @@ public final class SMTPSink: @unchecked Sendable {
 
     public let port: Int
     public let directory: URL
-    private let process: Process
-    /// Kept open while the sink runs: the sink exits when it closes, even if this process dies.
-    private let stdin = Pipe()
+    /// Its standard input is a pipe kept open while the sink runs: the sink exits when it closes, even if this process dies.
+    private let process: ChildProcess
     private let logURL: URL
 
     public static var python: String {
@@ -101,20 +99,13 @@ public final class SMTPSink: @unchecked Sendable {
             arguments += ["--scripted", String(decoding: try JSONEncoder().encode(scripted), as: UTF8.self)]
         }
 
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardInput = stdin
-        process.standardError = try FileHandle(forWritingTo: logURL)
         do {
-            try process.runTakingTurns()
+            process = try ChildProcess("/usr/bin/env", arguments, standardInput: .pipe, standardOutput: .pipe, standardError: .file(logURL))
         } catch {
             throw SMTPSinkError(Self.missingPythonAdvice("could not run \(Self.python): \(error)"))
         }
         do {
-            port = try await Self.waitForPort(stdout.fileHandleForReading, process: process)
+            port = try await Self.waitForPort(process.standardOutput!, process: process)
         } catch {
             let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
             Self.stop(process)
@@ -150,17 +141,12 @@ public final class SMTPSink: @unchecked Sendable {
     /// Stops the sink (SIGTERM, then SIGKILL after two seconds) and removes its files.
     public func stop() {
         Self.stop(process)
-        try? stdin.fileHandleForWriting.close()
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private static func stop(_ process: Process) {
-        guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(2)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+    private static func stop(_ process: ChildProcess) {
+        process.stop(grace: 2)
+        try? process.standardInput?.close()
     }
 
     private static func missingPythonAdvice(_ detail: String) -> String {
@@ -174,7 +160,7 @@ public final class SMTPSink: @unchecked Sendable {
     }
 
     /// Reads the sink's stdout until it prints `PORT <n>`; fails if it exits first or takes over 20 seconds.
-    private static func waitForPort(_ handle: FileHandle, process: Process) async throws -> Int {
+    private static func waitForPort(_ handle: FileHandle, process: ChildProcess) async throws -> Int {
         let reader = PortLineReader()
         let pid = process.processIdentifier
         let watchdog = Task {
@@ -243,45 +229,32 @@ public struct TestTLSMaterial: Sendable {
             extendedKeyUsage=serverAuth
             """
         try extensions.write(to: directory.appendingPathComponent("leaf.ext"), atomically: true, encoding: .utf8)
+        func file(_ name: String) -> String { directory.appendingPathComponent(name).path }
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try openssl(["req", "-x509", "-new"] + ec + ["-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        try openssl(["req", "-x509", "-new"] + ec + ["-keyout", file("ca.key"), "-out", file("ca.pem"), "-days", "2",
                     "-subj", "/CN=Parley Test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"], in: directory)
-        try openssl(["req", "-new"] + ec + ["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost"], in: directory)
-        try openssl(["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                     "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext"], in: directory)
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        try openssl(["req", "-new"] + ec + ["-keyout", file("leaf.key"), "-out", file("leaf.csr"), "-subj", "/CN=localhost"])
+        try openssl(["x509", "-req", "-in", file("leaf.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial",
+                     "-out", file("leaf.pem"), "-days", "2", "-extfile", file("leaf.ext")])
         return TestTLSMaterial(directory: directory)
     }
 
-    private static func openssl(_ arguments: [String], in directory: URL) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        process.currentDirectoryURL = directory
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.runTakingTurns()
-        let output = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw SMTPSinkError("openssl \(arguments.joined(separator: " ")) failed: \(String(decoding: output, as: UTF8.self))")
+    private static func openssl(_ arguments: [String]) throws {
+        do {
+            _ = try ChildProcess.output(of: "/usr/bin/env", ["openssl"] + arguments)
+        } catch {
+            throw SMTPSinkError("\(error)")
         }
     }
 }
 
 /// A loopback port nothing listens on (bound by Python, then released).
 public func unusedLoopbackPort() throws -> Int {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [SMTPSink.python, "-c",
-                         "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()"]
-    let output = Pipe()
-    process.standardOutput = output
-    try process.runTakingTurns()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard let port = Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+    let output = try ChildProcess.output(of: "/usr/bin/env", [
+        SMTPSink.python, "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()",
+    ])
+    guard let port = Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
         throw SMTPSinkError("could not find a free port")
     }
     return port
