@@ -82,33 +82,48 @@ public final class GCRARateLimiter: ActionRateLimiter {
     }
 
     public func check(_ action: RateLimitedAction, keys: RateLimitKeys) async throws {
-        guard let rules = policy.rules[action], !rules.isEmpty else { return }
+        if let refusal = await checkEach(action, keys: [keys]).first, let refusal { throw refusal }
+    }
+
+    public func checkEach(_ action: RateLimitedAction, keys list: [RateLimitKeys]) async -> [(any Error)?] {
+        guard let rules = policy.rules[action], !rules.isEmpty else { return list.map { _ in nil } }
         let now = clock.now()
         if overrides != nil {
             let stale = state.withLock { state in state.loadedAt.map { now.timeIntervalSince($0) >= overrideRefresh || now < $0 } ?? true }
-            if stale { try await reloadOverrides() }
+            if stale {
+                do { try await reloadOverrides() } catch { return list.map { _ in error } }
+            }
         }
         let snapshot = state.withLock { $0.snapshot }
-        var cells: [RateCell] = []
-        for kind in RateLimitKeyKind.allCases {
-            guard var limit = rules[kind], let key = key(kind, keys) else { continue }
-            if kind == .user { limit = userLimit(action, keys: keys, default: limit, snapshot: snapshot) }
-            cells.append(RateCell(key: "\(action.rawValue)|\(key)", kind: kind, interval: limit.emissionInterval, burst: limit.burst))
+        let requests = list.map { keys in
+            RateLimitKeyKind.allCases.compactMap { kind -> RateCell? in
+                guard var limit = rules[kind], let key = key(kind, keys) else { return nil }
+                if kind == .user { limit = userLimit(action, keys: keys, default: limit, snapshot: snapshot) }
+                return RateCell(key: "\(action.rawValue)|\(key)", kind: kind, interval: limit.emissionInterval, burst: limit.burst)
+            }
         }
-        if let denied = try await admit(cells, at: now.timeIntervalSince1970) {
-            throw ParleyError.rateLimited(action, key: denied.kind.rawValue, retryAfter: max(1, Int(denied.wait.rounded(.up))))
+        return await admitEach(requests, at: now.timeIntervalSince1970).map { denial in
+            denial.map { ParleyError.rateLimited(action, key: $0.kind.rawValue, retryAfter: max(1, Int($0.wait.rounded(.up)))) }
         }
     }
 
-    /// This node's cells alone, or the shared ones with this node's as a first gate: this node's TATs never run
-    /// ahead of the shared ones, so what they refuse the shared cells would refuse too, and a client hammering
-    /// one node is turned away without a round trip. When the database does not answer, this node's count decides
-    /// (a rate limit fails open to the per-node limit, not to no limit).
-    private func admit(_ cells: [RateCell], at now: Double) async throws -> RateDenial? {
-        guard let shared else { return local.admit(cells, at: now) }
-        if let denied = local.denial(cells, at: now) { return denied }
+    /// Each request in order, on this node's cells alone, or on the shared ones with this node's as a first gate:
+    /// this node's TATs never run ahead of the shared ones, so what they refuse the shared cells would refuse too,
+    /// and a client hammering one node is turned away without a round trip (the gate does not count the batch's
+    /// earlier requests, so it only ever refuses less than the shared cells do). The shared cells answer the rest in
+    /// one round trip. When the database does not answer, this node's count decides (a rate limit fails open to
+    /// the per-node limit, not to no limit).
+    private func admitEach(_ requests: [[RateCell]], at now: Double) async -> [RateDenial?] {
+        guard let shared else { return requests.map { local.admit($0, at: now) } }
+        var outcomes = requests.map { local.denial($0, at: now) }
+        let asked = outcomes.indices.filter { outcomes[$0] == nil }
+        guard !asked.isEmpty else { return outcomes }
         do {
-            if let denied = try await shared.admit(cells, at: now) { return denied }
+            let answers = try await shared.admitEach(asked.map { requests[$0] }, at: now)
+            for (index, answer) in zip(asked, answers) {
+                outcomes[index] = answer
+                if answer == nil { local.record(requests[index], at: now) }
+            }
         } catch {
             let wallNow = Date(timeIntervalSince1970: now)
             let warn = state.withLock { state in
@@ -119,10 +134,9 @@ public final class GCRARateLimiter: ActionRateLimiter {
             if warn {
                 logger.warning("shared rate limits unavailable; counting on this node", metadata: ["error": "\(String(reflecting: error))"])
             }
-            return local.admit(cells, at: now)
+            for index in asked { outcomes[index] = local.admit(requests[index], at: now) }
         }
-        local.record(cells, at: now)
-        return nil
+        return outcomes
     }
 
     /// Deletes shared keys whose allowance is full again (they carry no information); returns how many. Nothing to

@@ -167,5 +167,8 @@ public enum ModerationMigrations {
         Migration(4, "share rate-limit arrival times across nodes") { engine in
             engine == .postgres ? SharedRateCells.schema : []
         },
+        Migration(5, "check a batch of rate-limited requests in one round trip") { engine in
+            engine == .postgres ? SharedRateCells.batchSchema : []
+        },
     ])
 }

@@ -92,26 +92,41 @@ final class LocalRateCells: Sendable {
     }
 }
 
-/// The TATs every node shares, in PostgreSQL (`moderation_rate_cells`): one round trip per request, through
-/// `moderation_rate_admit`, which locks the request's rows in key order (so concurrent requests never deadlock),
-/// applies the same GCRA and moves every TAT or none.
+/// The TATs every node shares, in PostgreSQL (`moderation_rate_cells`): one round trip per batch of requests,
+/// through `moderation_rate_admit_each`, which locks every row the batch needs in key order (so concurrent batches
+/// never deadlock), then applies the same GCRA to each request in turn, moving all of a request's TATs or none.
 struct SharedRateCells: Sendable {
     let database: Database
 
-    /// Admits the request if every cell has room on every node's count (and records it), else returns the worst
-    /// denial. Throws when the database does not answer.
-    func admit(_ cells: [RateCell], at now: Double) async throws -> RateDenial? {
-        guard !cells.isEmpty else { return nil }
-        // Sorted by key: the function locks rows in this order.
-        let sorted = cells.sorted { $0.key < $1.key }
-        let row = try await database.sql.raw("""
-            SELECT denied, wait FROM moderation_rate_admit(\(bind: sorted.map(\.key)), \(bind: sorted.map(\.interval)),
-                \(bind: sorted.map { Double($0.burst) }), \(bind: now))
-            """).first()
-        guard let row else { throw SharedRateCellsError("moderation_rate_admit returned no row") }
-        let denied = try row.decode(column: "denied", as: Int.self)
-        guard denied > 0, denied <= sorted.count else { return nil }
-        return RateDenial(kind: sorted[denied - 1].kind, wait: try row.decode(column: "wait", as: Double.self))
+    /// For each request in order: nil when every cell has room on every node's count (and it is recorded), else the
+    /// worst denial (and nothing is recorded). Throws when the database does not answer.
+    func admitEach(_ requests: [[RateCell]], at now: Double) async throws -> [RateDenial?] {
+        var numbers: [Int] = []
+        var cells: [RateCell] = []
+        for (index, request) in requests.enumerated() {
+            numbers += Array(repeating: index + 1, count: request.count)
+            cells += request
+        }
+        guard !cells.isEmpty else { return requests.map { _ in nil } }
+        let rows = try await database.sql.raw("""
+            SELECT request, denied, wait FROM moderation_rate_admit_each(\(bind: numbers), \(bind: cells.map(\.key)),
+                \(bind: cells.map(\.interval)), \(bind: cells.map { Double($0.burst) }), \(bind: now))
+            """).all()
+        var outcomes = [RateDenial?](repeating: nil, count: requests.count)
+        var answered = Set<Int>()
+        for row in rows {
+            let index = try row.decode(column: "request", as: Int.self) - 1
+            let denied = try row.decode(column: "denied", as: Int.self)
+            guard requests.indices.contains(index) else { throw SharedRateCellsError("moderation_rate_admit_each answered request \(index + 1)") }
+            answered.insert(index)
+            guard denied > 0, denied <= requests[index].count else { continue }
+            outcomes[index] = RateDenial(kind: requests[index][denied - 1].kind, wait: try row.decode(column: "wait", as: Double.self))
+        }
+        // A request without cells has no row; every other one must have been answered.
+        guard requests.indices.allSatisfy({ answered.contains($0) || requests[$0].isEmpty }) else {
+            throw SharedRateCellsError("moderation_rate_admit_each left requests unanswered")
+        }
+        return outcomes
     }
 
     /// Deletes keys whose allowance was full again before `now` (absent means full), in batches; returns how many.
@@ -123,7 +138,9 @@ struct SharedRateCells: Sendable {
             """, batch: 5000)
     }
 
-    /// The table and the function, created by Moderation's migration 4 on PostgreSQL.
+    /// The table and the one-request function, created by Moderation's migration 4 on PostgreSQL. The function is
+    /// superseded by `moderation_rate_admit_each` (migration 5) and kept so that nodes of the previous release go on
+    /// counting during a rolling upgrade.
     static let schema = [
         "CREATE TABLE moderation_rate_cells (key TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL)",
         """
@@ -158,6 +175,68 @@ struct SharedRateCells: Sendable {
                 FROM unnest(p_keys, nexts) AS v(key, next_tat) WHERE c.key = v.key;
             END IF;
             RETURN QUERY SELECT worst, worst_wait;
+        END
+        $$
+        """,
+    ]
+
+    /// `moderation_rate_admit_each`, created by Moderation's migration 5 on PostgreSQL. Its arguments are the cells of
+    /// every request, flattened in request order, with each cell's request number (1, 2, ...); it returns one row per
+    /// request: `denied` is 0, or the 1-based position (within that request's cells) of the cell that refused it.
+    static let batchSchema = [
+        """
+        CREATE FUNCTION moderation_rate_admit_each(
+            p_requests BIGINT[], p_keys TEXT[], p_intervals DOUBLE PRECISION[], p_bursts DOUBLE PRECISION[], p_now DOUBLE PRECISION
+        ) RETURNS TABLE (request INTEGER, denied INTEGER, wait DOUBLE PRECISION) LANGUAGE plpgsql AS $$
+        DECLARE
+            n INTEGER := COALESCE(array_length(p_keys, 1), 0);
+            cell_key TEXT;
+            first_cell INTEGER := 1;
+            last_cell INTEGER;
+            current_tat DOUBLE PRECISION;
+            next_tat DOUBLE PRECISION;
+            allow_at DOUBLE PRECISION;
+            nexts DOUBLE PRECISION[];
+            worst INTEGER;
+            worst_wait DOUBLE PRECISION;
+        BEGIN
+            -- Every row the batch needs, created when missing and locked, one key at a time in key order.
+            FOR cell_key IN SELECT DISTINCT k FROM unnest(p_keys) AS k ORDER BY k LOOP
+                PERFORM 1 FROM moderation_rate_cells c WHERE c.key = cell_key FOR UPDATE;
+                IF NOT FOUND THEN
+                    INSERT INTO moderation_rate_cells (key, tat) VALUES (cell_key, p_now) ON CONFLICT (key) DO NOTHING;
+                    PERFORM 1 FROM moderation_rate_cells c WHERE c.key = cell_key FOR UPDATE;
+                END IF;
+            END LOOP;
+            -- Then each request in turn, seeing the TATs its predecessors moved.
+            WHILE first_cell <= n LOOP
+                last_cell := first_cell;
+                WHILE last_cell < n AND p_requests[last_cell + 1] = p_requests[first_cell] LOOP
+                    last_cell := last_cell + 1;
+                END LOOP;
+                worst := 0;
+                worst_wait := 0;
+                nexts := '{}';
+                FOR i IN first_cell..last_cell LOOP
+                    SELECT c.tat INTO current_tat FROM moderation_rate_cells c WHERE c.key = p_keys[i];
+                    next_tat := GREATEST(current_tat, p_now) + p_intervals[i];
+                    allow_at := next_tat - p_bursts[i] * p_intervals[i];
+                    IF p_now < allow_at - 1e-9 AND allow_at - p_now > worst_wait THEN
+                        worst := i - first_cell + 1;
+                        worst_wait := allow_at - p_now;
+                    END IF;
+                    nexts := nexts || next_tat;
+                END LOOP;
+                IF worst = 0 THEN
+                    UPDATE moderation_rate_cells c SET tat = v.next_tat
+                    FROM unnest(p_keys[first_cell:last_cell], nexts) AS v(key, next_tat) WHERE c.key = v.key;
+                END IF;
+                request := p_requests[first_cell];
+                denied := worst;
+                wait := worst_wait;
+                RETURN NEXT;
+                first_cell := last_cell + 1;
+            END LOOP;
         END
         $$
         """,

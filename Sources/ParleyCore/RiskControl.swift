@@ -4,6 +4,26 @@ public protocol ActionRateLimiter: Sendable {
     /// Throws `ParleyError` of kind `.rateLimited` (code `moderation.rate_limited`, `retryAfter` set)
     /// when `action` is over its limit for any of the keys.
     func check(_ action: RateLimitedAction, keys: RateLimitKeys) async throws
+
+    /// Checks requests of one action in order, exactly as `check` would one after another (a refused request
+    /// consumes nothing); one outcome per request, nil where it passes. The gateway checks a connection's
+    /// pipelined sends this way: a limiter that counts in a shared database answers all of them in one round trip.
+    func checkEach(_ action: RateLimitedAction, keys: [RateLimitKeys]) async -> [(any Error)?]
+}
+
+extension ActionRateLimiter {
+    public func checkEach(_ action: RateLimitedAction, keys: [RateLimitKeys]) async -> [(any Error)?] {
+        var outcomes: [(any Error)?] = []
+        for each in keys {
+            do {
+                try await check(action, keys: each)
+                outcomes.append(nil)
+            } catch {
+                outcomes.append(error)
+            }
+        }
+        return outcomes
+    }
 }
 
 /// The actions Parley limits. Each has a default limit, overridable per role and per user.

@@ -39,7 +39,7 @@ final class SessionHandler: Sendable {
                 requestID = frame.id
                 try takeInboundToken()
                 if frame.type == "send", saidHello {
-                    sends.append((frame, try await prepareSend(frame)))
+                    sends.append((frame, try prepareSend(frame)))
                     // One transaction holds SQLite's writer: a long run of sends is stored in several.
                     if sends.count >= Self.sendsPerTransaction { await storeSends(&sends) }
                     continue
@@ -71,13 +71,22 @@ final class SessionHandler: Sendable {
         }
     }
 
-    /// Stores the pending sends (one transaction for all of them) and acknowledges each, in order.
+    /// Applies the send rate limit to the pending sends (all of them at once: one round trip when the counts are
+    /// shared), stores those it lets through (one transaction for all of them) and answers each, in order.
     private func storeSends(_ sends: inout [(frame: FrameCodec.ClientFrame, draft: MessageDraft)]) async {
         guard !sends.isEmpty else { return }
         let pending = sends
         sends.removeAll()
-        let outcomes = await messaging.sendAll(pending.map(\.draft), by: .user(user))
-        for (send, outcome) in zip(pending, outcomes) {
+        let refusals = await gateway.limiter.checkEach(.sendMessage, keys: pending.map { send in
+            RateLimitKeys(user: user, roles: session.roles, ip: session.remoteIP, device: session.device,
+                          conversation: send.draft.conversationID)
+        })
+        let admitted = zip(pending, refusals).filter { $0.1 == nil }.map(\.0)
+        var outcomes = await messaging.sendAll(admitted.map(\.draft), by: .user(user)).makeIterator()
+        for (send, refusal) in zip(pending, refusals) {
+            let outcome: Result<SendReceipt, any Error> = if let refusal { .failure(refusal) } else {
+                outcomes.next() ?? .failure(ParleyError.internalError)
+            }
             switch outcome {
             case .success(let receipt):
                 session.reply(FrameCodec.sendAck(receipt, id: send.frame.id))
@@ -209,16 +218,13 @@ final class SessionHandler: Sendable {
 
     // MARK: Messages
 
-    /// Validates a `send` frame, applies the send rate limit, and returns its draft.
-    func prepareSend(_ frame: FrameCodec.ClientFrame) async throws -> MessageDraft {
+    /// Validates a `send` frame and returns its draft (the rate limit applies when the run of sends is stored).
+    func prepareSend(_ frame: FrameCodec.ClientFrame) throws -> MessageDraft {
         try frame.only(["conversation_id", "client_msg_id", "kind", "body", "reply_to", "mentions", "forwarded_from"])
         let kindName = try frame.optionalString("kind") ?? "text"
         guard let kind = ItemKind(rawValue: kindName) else { throw ParleyError.invalidField("kind", "unknown kind '\(kindName)'") }
         guard let body = frame.fields["body"] else { throw ParleyError.missingField("body") }
         let conversationID = try frame.string("conversation_id")
-        try await gateway.limiter.check(.sendMessage, keys: RateLimitKeys(
-            user: user, roles: session.roles, ip: session.remoteIP, device: session.device, conversation: conversationID
-        ))
         return try MessageDraft(
             conversationID: conversationID, clientMsgID: try frame.optionalString("client_msg_id"), kind: kind,
             body: body, replyTo: try frame.optionalString("reply_to"), mentions: try frame.stringArray("mentions"),

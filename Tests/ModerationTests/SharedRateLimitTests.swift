@@ -98,6 +98,59 @@ struct SharedRateLimitTests {
         }
     }
 
+    /// Which requests of `batch` a limiter refuses, and by which key ("" where it passes).
+    func refusals(_ limiter: GCRARateLimiter, _ action: RateLimitedAction, _ batch: [RateLimitKeys]) async -> [String] {
+        await limiter.checkEach(action, keys: batch).map { refusal in
+            guard let refusal else { return "" }
+            guard let error = refusal as? ParleyError, error.kind == .rateLimited else {
+                Issue.record("unexpected error: \(refusal)")
+                return "?"
+            }
+            return error.details["key"]?.stringValue ?? "?"
+        }
+    }
+
+    @Test func aBatchIsAnsweredAsItsRequestsOneAfterAnotherWouldBe() async throws {
+        let rules: [RateLimitedAction: [RateLimitKeyKind: RateLimit]] = [
+            .sendMessage: [.user: RateLimit(count: 3, per: 60), .conversation: RateLimit(count: 2, per: 60)],
+        ]
+        let batch = ["c1", "c1", "c1", "c2", "c2", "c1"].map { RateLimitKeys(user: alice, conversation: $0) }
+        // The third to c1 finds the conversation full and uses nothing, so the first to c2 still fits alice's three.
+        let expected = ["", "", "conversation", "", "user", "conversation"]
+        // A limiter counting alone, one request at a time: the reference.
+        let alone = GCRARateLimiter(policy: RateLimitPolicy(rules: rules), clock: ManualWallClock())
+        var oneByOne: [String] = []
+        for keys in batch { oneByOne += await refusals(alone, .sendMessage, [keys]) }
+        #expect(oneByOne == expected)
+        try await withTwoNodes(rules) { first, second, _, _ in
+            #expect(await refusals(first, .sendMessage, batch) == expected)
+            // What the batch used is used on the other node too: alice is out, c2 has one place left for bob.
+            #expect(!(await passes(second, .sendMessage, RateLimitKeys(user: alice, conversation: "c3"))))
+            #expect(await passes(second, .sendMessage, RateLimitKeys(user: bob, conversation: "c2")))
+            #expect(!(await passes(second, .sendMessage, RateLimitKeys(user: bob, conversation: "c2"))))
+        }
+    }
+
+    @Test func concurrentBatchesOnTwoNodesAdmitExactlyTheBurstWithoutDeadlocks() async throws {
+        // Every batch needs alice's key and five conversation keys, each batch in another order: rows are locked in key
+        // order, so no two batches wait for each other (a deadlock would fail the round trip, and the node would then
+        // count alone and admit more than the burst).
+        let rules: [RateLimitedAction: [RateLimitKeyKind: RateLimit]] = [
+            .sendMessage: [.user: RateLimit(count: 12, per: 3600), .conversation: RateLimit(count: 1000, per: 60)],
+        ]
+        try await withTwoNodes(rules) { first, second, _, _ in
+            let admitted = await withTaskGroup(of: Int.self) { group in
+                for index in 0..<16 {
+                    let conversations = (0..<5).map { "c\(($0 * (index + 1)) % 5)" }
+                    let batch = conversations.map { RateLimitKeys(user: alice, conversation: $0) }
+                    group.addTask { await refusals(index % 2 == 0 ? first : second, .sendMessage, batch).filter(\.isEmpty).count }
+                }
+                return await group.reduce(0, +)
+            }
+            #expect(admitted == 12)
+        }
+    }
+
     @Test func keysWithAFullAllowanceAreDeletedByPruning() async throws {
         try await withTwoNodes([.report: [.user: RateLimit(count: 5, per: 3600)]]) { first, second, clock, database in
             #expect(await passes(first, .report, RateLimitKeys(user: alice)))
@@ -116,7 +169,7 @@ struct SharedRateLimitTests {
     @Test func whenTheSharedCountFailsThisNodesCountDecides() async throws {
         try await withTwoNodes([.report: [.user: RateLimit(count: 3, per: 3600)]]) { first, _, _, database in
             try await database.sql.raw(
-                "DROP FUNCTION moderation_rate_admit(TEXT[], DOUBLE PRECISION[], DOUBLE PRECISION[], DOUBLE PRECISION)"
+                "DROP FUNCTION moderation_rate_admit_each(BIGINT[], TEXT[], DOUBLE PRECISION[], DOUBLE PRECISION[], DOUBLE PRECISION)"
             ).run()
             let keys = RateLimitKeys(user: alice)
             for _ in 0..<3 { #expect(await passes(first, .report, keys)) }

@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdTesting
 import Messaging
+import Moderation
 import Notifications
 import ParleyCore
 import ParleyRealtime
@@ -122,6 +123,39 @@ import Testing
             #expect(replies[4]["code"] == "request.invalid_field")
             let seqs = [replies[0], replies[3], replies[5]].compactMap { $0["seq"]?.intValue }
             #expect(seqs.count == 3 && seqs == [seqs[0], seqs[0] + 1, seqs[0] + 2])
+            let history = try await server.services.messaging.history(conversation, for: .platform(label: "test"), afterSeq: 0,
+                                                                      beforeSeq: nil, limit: 50)
+            #expect(history.items.filter { $0.kind == .text }.map { $0.body["text"]?.stringValue } == ["one", "two", "three"])
+            alice.close()
+        }
+    }
+
+    /// The send limit applies to a run of pipelined sends as to the same sends one by one: the ones past the
+    /// allowance are refused in place and store nothing, and a frame refused as invalid uses none of it. On
+    /// PostgreSQL the allowance is the cluster's (all of the run is checked in one round trip).
+    @Test(arguments: TestDatabases.engines)
+    func pipelinedSendsPastTheSendLimitAreRefusedInPlace(engine: DatabaseEngine) async throws {
+        var policy = RateLimitPolicy.defaults
+        policy.rules[.sendMessage] = [.user: RateLimit(count: 3, per: 3600, burst: 3)]
+        try await LiveServer.run(engine, floodDetection: false, rateLimitPolicy: policy) { server, _ in
+            let conversation = try await direct(server, "alice", "bob")
+            let (alice, _) = try await hello(server, "alice", device: "phone")
+            try alice.send(sendFrame(conversation, "q1", "one", id: 20))
+            try alice.send(sendFrame(conversation, "q2", "two", id: 21))
+            try alice.send(sendFrame(conversation, "q3", "", id: 22))  // an empty text: invalid
+            try alice.send(sendFrame(conversation, "q4", "three", id: 23))
+            try alice.send(sendFrame(conversation, "q5", "four", id: 24))
+            try alice.send(sendFrame(conversation, "q6", "five", id: 25))
+            var replies: [JSONValue] = []
+            while replies.count < 6 {
+                guard let frame = try await alice.next() else { break }
+                if frame["type"] == "ack" || frame["type"] == "error" { replies.append(frame) }
+            }
+            #expect(replies.map { $0["id"]?.intValue } == [20, 21, 22, 23, 24, 25])
+            #expect(replies.map { $0["type"]?.stringValue ?? "?" } == ["ack", "ack", "error", "ack", "error", "error"])
+            #expect(replies[2]["code"] == "messaging.invalid_body")
+            #expect(replies[4]["code"] == "moderation.rate_limited" && replies[5]["code"] == "moderation.rate_limited")
+            #expect((replies[4]["retry_after"]?.intValue ?? 0) > 0)
             let history = try await server.services.messaging.history(conversation, for: .platform(label: "test"), afterSeq: 0,
                                                                       beforeSeq: nil, limit: 50)
             #expect(history.items.filter { $0.kind == .text }.map { $0.body["text"]?.stringValue } == ["one", "two", "three"])
