@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import ParleyCore
+import ParleyStorage
 import Synchronization
 
 /// Settings of `FloodDetector`; every window and bound in one place.
@@ -45,15 +47,20 @@ public enum FloodFinding: Sendable, Equatable {
     case mentionFlood(count: Int, scope: String)
 }
 
-/// Flood, duplicate, copy-paste-campaign and mention-flood detection, in memory and **per node**: with
-/// several nodes each counts what it sees, so a sender spread over nodes is caught later. Bounded: at most
-/// `maxSenders` senders are tracked, the least recently active are forgotten first. Time comes from the
-/// injected clock.
+/// Flood, duplicate, copy-paste-campaign and mention-flood detection. `inspect` counts in this node's memory
+/// (bounded: at most `maxSenders` senders are tracked, the least recently active are forgotten first); `check`
+/// counts, given `sharedIn` (PostgreSQL, several nodes), in the database every node uses, so a sender whose
+/// connections are spread over nodes meets the same windows (one round trip per message), and falls back to this
+/// node's count while the database does not answer. Time comes from the injected clock.
 ///
-/// `inspect` both checks and records: a message is counted in the windows whether or not it passes.
+/// Both check and record: a message is counted in the windows whether or not it passes.
 public final class FloodDetector: Sendable {
     public let settings: FloodSettings
     let clock: any WallClock
+    private let shared: SharedFloodMarks?
+    private let logger: Logger
+    /// When the last "shared flood detection unavailable" warning was logged (one a minute at most).
+    private let warnedAt = Mutex<Date?>(nil)
 
     struct Print {
         var hash: UInt64
@@ -72,12 +79,54 @@ public final class FloodDetector: Sendable {
 
     private let senders = Mutex<[String: SenderState]>([:])
 
-    public init(settings: FloodSettings = FloodSettings(), clock: any WallClock) {
+    /// `sharedIn`: the PostgreSQL database every node uses, to count across nodes (nil: this node counts alone).
+    public init(settings: FloodSettings = FloodSettings(), clock: any WallClock, sharedIn database: Database? = nil,
+                logger: Logger = Logger(label: "parley.flood")) {
         self.settings = settings
         self.clock = clock
+        self.shared = database.map { SharedFloodMarks(database: $0) }
+        self.logger = logger
     }
 
     public var trackedSenders: Int { senders.withLock { $0.count } }
+
+    /// `inspect`, on the counts every node shares when there are some. This node counts the message too, so that
+    /// it can decide alone, with what it saw, while the database does not answer.
+    public func check(sender: String, conversation: String?, text: String?, mentions: Int) async -> FloodFinding {
+        let alone = inspect(sender: sender, conversation: conversation, text: text, mentions: mentions)
+        guard let shared else { return alone }
+        let normalised = text.map(DuplicateText.normalise) ?? ""
+        let now = clock.now()
+        do {
+            let counts = try await shared.inspect(
+                sender: sender, conversation: conversation,
+                textKey: normalised.count >= settings.duplicateMinLength ? StableTextHash.of(normalised) : nil,
+                fingerprint: normalised.count >= settings.campaignMinLength ? SimHash.fingerprint(normalised) : nil,
+                mentions: mentions, at: now.timeIntervalSince1970, settings: settings
+            )
+            return finding(sent: counts.sent, inConversation: counts.inConversation, mentions: mentions,
+                           windowMentions: counts.windowMentions, duplicate: counts.duplicate, campaign: counts.campaign)
+        } catch {
+            let warn = warnedAt.withLock { last in
+                guard last.map({ abs(now.timeIntervalSince($0)) >= 60 }) ?? true else { return false }
+                last = now
+                return true
+            }
+            if warn {
+                logger.warning("shared flood detection unavailable; counting on this node", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            return alone
+        }
+    }
+
+    /// Deletes shared marks older than every window; returns how many. Nothing to do without shared marks (this
+    /// node's are bounded in memory).
+    public func pruneShared() async throws -> Int {
+        guard let shared else { return 0 }
+        let horizon = [settings.senderWindow, settings.conversationWindow, settings.duplicateTTL, settings.mentionWindow,
+                       settings.campaignWindow].max() ?? 0
+        return try await shared.prune(before: clock.now().timeIntervalSince1970, horizon: horizon)
+    }
 
     /// Checks one message of `sender` in `conversation` with `text` and `mentions`, and records it.
     /// Findings are returned in order of severity: flood, mention flood, duplicate, campaign.
@@ -123,14 +172,20 @@ public final class FloodDetector: Sendable {
                 state.prints.append(Print(hash: fingerprint, conversation: conversation ?? "", at: now))
                 if state.prints.count > settings.fingerprintsPerSender { state.prints.removeFirst(state.prints.count - settings.fingerprintsPerSender) }
             }
-            if state.sent.count > settings.senderLimit { return .flood(scope: "sender") }
-            if conversationCount > settings.conversationLimit { return .flood(scope: "conversation") }
-            if mentions > settings.mentionsPerMessage { return .mentionFlood(count: mentions, scope: "message") }
-            if windowMentions > settings.mentionLimit { return .mentionFlood(count: windowMentions, scope: "window") }
-            if duplicate { return .duplicate }
-            if campaign >= settings.campaignConversations { return .campaign(conversations: campaign) }
-            return .clean
+            return finding(sent: state.sent.count, inConversation: conversationCount, mentions: mentions,
+                           windowMentions: windowMentions, duplicate: duplicate, campaign: campaign)
         }
+    }
+
+    /// The finding for what the windows hold with the message counted, in order of severity.
+    func finding(sent: Int, inConversation: Int, mentions: Int, windowMentions: Int, duplicate: Bool, campaign: Int) -> FloodFinding {
+        if sent > settings.senderLimit { return .flood(scope: "sender") }
+        if inConversation > settings.conversationLimit { return .flood(scope: "conversation") }
+        if mentions > settings.mentionsPerMessage { return .mentionFlood(count: mentions, scope: "message") }
+        if windowMentions > settings.mentionLimit { return .mentionFlood(count: windowMentions, scope: "window") }
+        if duplicate { return .duplicate }
+        if campaign >= settings.campaignConversations { return .campaign(conversations: campaign) }
+        return .clean
     }
 
     /// Forgets the least recently active tenth of the senders.

@@ -170,5 +170,9 @@ public enum ModerationMigrations {
         Migration(5, "check a batch of rate-limited requests in one round trip") { engine in
             engine == .postgres ? SharedRateCells.batchSchema : []
         },
+        // SQLite is one process: its flood windows stay in memory.
+        Migration(6, "share flood and duplicate detection across nodes") { engine in
+            engine == .postgres ? SharedFloodMarks.schema : []
+        },
     ])
 }

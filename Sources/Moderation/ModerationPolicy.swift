@@ -65,7 +65,7 @@ public struct ModerationPolicy: ContentPolicy {
                 if case .array(let items) = value { return items.count }
                 return nil
             } ?? 0
-            let finding = flood.inspect(sender: subject, conversation: submission.context["conversation_id"]?.stringValue,
+            let finding = await flood.check(sender: subject, conversation: submission.context["conversation_id"]?.stringValue,
                                         text: current.body["text"]?.stringValue, mentions: submission.kind == "message" ? mentions : 0)
             switch finding {
             case .clean:

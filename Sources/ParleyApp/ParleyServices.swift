@@ -32,6 +32,8 @@ public struct ParleyServices: Sendable {
     public let messaging: MessagingService
     public let moderation: ModerationService
     public let rateLimiter: GCRARateLimiter
+    /// Nil when flood detection is off.
+    public let floodDetector: FloodDetector?
     public let rateLimitOverrides: RateLimitOverrideStore
     public let sensitiveWords: SensitiveWords
     public let jobs: JobQueue
@@ -93,7 +95,11 @@ public struct ParleyServices: Sendable {
         rateLimiter = GCRARateLimiter(policy: rateLimitPolicy, clock: clock, overrides: rateLimitOverrides,
                                       sharedIn: database.engine == .postgres ? database : nil, logger: logger)
         // The pipeline of DESIGN §7: Parley's own risk control first, then the platform's before-send hook.
-        let flood = floodSettings.map { FloodDetector(settings: $0, clock: clock) }
+        // On PostgreSQL (several nodes) the flood windows hold the whole cluster's messages too.
+        let flood = floodSettings.map {
+            FloodDetector(settings: $0, clock: clock, sharedIn: database.engine == .postgres ? database : nil, logger: logger)
+        }
+        floodDetector = flood
         sensitiveWords = SensitiveWords(database: database, clock: clock, audit: moderation.audit, dictionaryFile: filterDictionaryFile)
         var policies: [any ContentPolicy] = [
             ModerationPolicy(service: moderation, screens: [SensitiveWordScreen(words: sensitiveWords)], flood: flood),
@@ -165,7 +171,7 @@ public struct ParleyServices: Sendable {
             ConsumerRunner(log: events, consumers: eventConsumers, database: database, clock: clock, logger: logger),
             JobWorker(queue: jobs, handlers: jobHandlers, database: database, workerID: workerID, concurrency: concurrency, logger: logger),
             SensitiveWordsReloader(words: sensitiveWords, logger: logger),
-            RetentionRunner(messaging: messaging, events: retention, rateLimiter: rateLimiter, logger: logger),
+            RetentionRunner(messaging: messaging, events: retention, rateLimiter: rateLimiter, flood: floodDetector, logger: logger),
             NotificationHousekeeper(notifications: notifications, logger: logger),
         ]
     }
@@ -285,12 +291,13 @@ final class MessagingModerationAdapter: HeldContentPublisher, ContentRemover, Re
 }
 
 /// Once an hour (each node may; the deletes are idempotent): per-user feed entries past their retention, old
-/// events, finished jobs and webhook deliveries (`RetentionSettings`), and shared rate-limit keys whose allowance
-/// is full again.
+/// events, finished jobs and webhook deliveries (`RetentionSettings`), shared rate-limit keys whose allowance
+/// is full again, and shared flood marks older than every window.
 struct RetentionRunner: Service {
     let messaging: MessagingService
     let events: EventsRetention
     let rateLimiter: GCRARateLimiter
+    let flood: FloodDetector?
     let logger: Logger
 
     func run() async throws {
@@ -317,6 +324,11 @@ struct RetentionRunner: Service {
                     _ = try await rateLimiter.pruneSharedCells()
                 } catch {
                     logger.warning("rate-limit key pruning failed", metadata: ["error": "\(error)"])
+                }
+                do {
+                    _ = try await flood?.pruneShared()
+                } catch {
+                    logger.warning("flood mark pruning failed", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: .seconds(3600))
             }

@@ -61,6 +61,25 @@ struct TwoNodeTests {
         }
     }
 
+    /// Flood and duplicate detection count a sender's messages on every node: the same text sent again through the
+    /// other node is refused as a duplicate, and stored once.
+    @Test func aDuplicateSentThroughTheOtherNodeIsRefused() async throws {
+        try await withTwoNodes { nodeA, nodeB, alice, _, conversation in
+            let text: JSONValue = ["text": "meet me at the usual place at noon"]
+            _ = try await nodeA.messaging.send(try MessageDraft(conversationID: conversation, clientMsgID: "d1", kind: .text, body: text),
+                                               by: .user(alice))
+            do {
+                _ = try await nodeB.messaging.send(try MessageDraft(conversationID: conversation, clientMsgID: "d2", kind: .text, body: text),
+                                                   by: .user(alice))
+                Issue.record("the duplicate was accepted on the other node")
+            } catch let error as ParleyError {
+                #expect(error.code == "moderation.duplicate")
+            }
+            let history = try await nodeB.messaging.history(conversation, for: .platform(label: "test"), afterSeq: 0, beforeSeq: nil, limit: 10)
+            #expect(history.items.filter { $0.kind == .text }.count == 1)
+        }
+    }
+
     @Test func typingAndPresenceCrossBetweenNodes() async throws {
         try await withTwoNodes { nodeA, nodeB, alice, bob, conversation in
             let (appA, liveA) = ParleyServer.makeApplication(services: nodeA, address: .hostname("127.0.0.1", port: 0),
