@@ -93,16 +93,15 @@ public final class FloodDetector: Sendable {
     /// `inspect`, on the counts every node shares when there are some. This node counts the message too, so that
     /// it can decide alone, with what it saw, while the database does not answer.
     public func check(sender: String, conversation: String?, text: String?, mentions: Int) async -> FloodFinding {
+        let text = InspectedText(text, settings: settings)
         let alone = inspect(sender: sender, conversation: conversation, text: text, mentions: mentions)
         guard let shared else { return alone }
-        let normalised = text.map(DuplicateText.normalise) ?? ""
         let now = clock.now()
         do {
             let counts = try await shared.inspect(
                 sender: sender, conversation: conversation,
-                textKey: normalised.count >= settings.duplicateMinLength ? StableTextHash.of(normalised) : nil,
-                fingerprint: normalised.count >= settings.campaignMinLength ? SimHash.fingerprint(normalised) : nil,
-                mentions: mentions, at: now.timeIntervalSince1970, settings: settings
+                textKey: text.normalised.count >= settings.duplicateMinLength ? StableTextHash.of(text.normalised) : nil,
+                fingerprint: text.fingerprint, mentions: mentions, at: now.timeIntervalSince1970, settings: settings
             )
             return finding(sent: counts.sent, inConversation: counts.inConversation, mentions: mentions,
                            windowMentions: counts.windowMentions, duplicate: counts.duplicate, campaign: counts.campaign)
@@ -131,9 +130,24 @@ public final class FloodDetector: Sendable {
     /// Checks one message of `sender` in `conversation` with `text` and `mentions`, and records it.
     /// Findings are returned in order of severity: flood, mention flood, duplicate, campaign.
     public func inspect(sender: String, conversation: String?, text: String?, mentions: Int) -> FloodFinding {
+        inspect(sender: sender, conversation: conversation, text: InspectedText(text, settings: settings), mentions: mentions)
+    }
+
+    /// A message's text as the checks compare it: normalised, and its SimHash when it is long enough for campaigns.
+    struct InspectedText {
+        var normalised: String
+        var fingerprint: UInt64?
+
+        init(_ text: String?, settings: FloodSettings) {
+            normalised = text.map(DuplicateText.normalise) ?? ""
+            fingerprint = normalised.count >= settings.campaignMinLength ? SimHash.fingerprint(normalised) : nil
+        }
+    }
+
+    private func inspect(sender: String, conversation: String?, text: InspectedText, mentions: Int) -> FloodFinding {
         let now = clock.now().timeIntervalSince1970
-        let normalised = text.map(DuplicateText.normalise) ?? ""
-        let fingerprint = normalised.count >= settings.campaignMinLength ? SimHash.fingerprint(normalised) : nil
+        let normalised = text.normalised
+        let fingerprint = text.fingerprint
         return senders.withLock { senders in
             var state = senders[sender] ?? SenderState()
             defer {
