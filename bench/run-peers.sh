@@ -37,7 +37,9 @@ export PEERS_DIR=${PEERS_DIR:-/tmp/parley-peers}
 SD=$PEERS_DIR/scripts
 PY=$PEERS_DIR/venv/bin/python
 REPS=${REPS:-3}
-# Message counts: Parley's are smaller than the peers' (it is much slower; rates are per second either way).
+# Message counts: Parley's keep a repetition of each throughput shape to a second or two, so that every shape runs
+# three times in both variants within minutes; the peers keep the counts their own scripts use. Rates are per
+# second either way.
 PAIRS_N=${PAIRS_N:-4000}
 GROUP_N=${GROUP_N:-250}
 FANOUT_N=${FANOUT_N:-2000}

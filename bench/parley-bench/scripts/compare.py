@@ -237,7 +237,7 @@ w("the sender's own echo included (as xmpp_raw_bench counts MUC), except fan-out
 w("only (as mqttfan counts subscribers). Latency is send-to-deliver on one clock (Parley: exact, per message;")
 w("XMPP: the raw client's timestamps; unpaced latency is queueing behind the window, not transport).")
 w("Parley's window counts sends awaiting their ack (after commit); xmpp_raw_bench's counts messages not yet received.")
-w("Messages per sender differ (see `shapes` above: Parley is much slower, so its runs are shorter); rates are per second.")
+w("Messages per sender differ (see `shapes` above: Parley's counts keep a repetition to a second or two); rates are per second.")
 w("Parley stock rows: most sends are refused by the default limits (last table), so its rates and CPU per message")
 w("describe a few hundred accepted messages plus the refusals' cost, not a throughput.")
 w("")
