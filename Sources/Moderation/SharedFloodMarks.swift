@@ -12,7 +12,9 @@ import SQLKit
 struct SharedFloodMarks: Sendable {
     let database: Database
 
-    /// What the windows hold once the message is counted in them.
+    /// What the windows hold once the message is counted in them. Counts stop one past their limit (a sender who
+    /// floods leaves many marks, and reading all of them on every message would cost the database what the
+    /// flood costs), which is all the finding needs.
     struct Counts: Sendable, Equatable {
         var sent: Int
         var inConversation: Int
@@ -29,7 +31,9 @@ struct SharedFloodMarks: Sendable {
                 \(bind: sender), \(bind: conversation), \(bind: textKey.map { Int64(bitPattern: $0) }),
                 \(bind: fingerprint.map { Int64(bitPattern: $0) }), \(bind: mentions), \(bind: now),
                 \(bind: settings.senderWindow), \(bind: settings.conversationWindow), \(bind: settings.duplicateTTL),
-                \(bind: settings.mentionWindow), \(bind: settings.campaignWindow), \(bind: settings.nearDistance))
+                \(bind: settings.mentionWindow), \(bind: settings.campaignWindow), \(bind: settings.nearDistance),
+                \(bind: settings.senderLimit), \(bind: settings.conversationLimit), \(bind: settings.mentionLimit),
+                \(bind: settings.fingerprintsPerSender))
             """).first()
         guard let row else { throw SharedFloodMarksError("moderation_flood_inspect returned no row") }
         return Counts(
@@ -68,7 +72,8 @@ struct SharedFloodMarks: Sendable {
         CREATE FUNCTION moderation_flood_inspect(
             p_sender TEXT, p_conversation TEXT, p_text_key BIGINT, p_print BIGINT, p_mentions BIGINT, p_now DOUBLE PRECISION,
             p_sender_window DOUBLE PRECISION, p_conversation_window DOUBLE PRECISION, p_duplicate_ttl DOUBLE PRECISION,
-            p_mention_window DOUBLE PRECISION, p_campaign_window DOUBLE PRECISION, p_near_distance BIGINT
+            p_mention_window DOUBLE PRECISION, p_campaign_window DOUBLE PRECISION, p_near_distance BIGINT,
+            p_sender_limit BIGINT, p_conversation_limit BIGINT, p_mention_limit BIGINT, p_prints BIGINT
         ) RETURNS TABLE (sent INTEGER, in_conversation INTEGER, window_mentions INTEGER, duplicate BOOLEAN, campaign INTEGER)
         LANGUAGE plpgsql AS $$
         DECLARE
@@ -83,18 +88,34 @@ struct SharedFloodMarks: Sendable {
             );
             INSERT INTO moderation_flood_marks (sender, at, conversation, text_key, print, mentions)
             VALUES (p_sender, p_now, COALESCE(p_conversation, ''), p_text_key, p_print, p_mentions);
-            SELECT COUNT(*) FILTER (WHERE m.at > p_now - p_sender_window),
-                   COUNT(*) FILTER (WHERE m.at > p_now - p_conversation_window AND p_conversation IS NOT NULL
-                                    AND m.conversation = p_conversation),
-                   COALESCE(SUM(m.mentions) FILTER (WHERE m.at > p_now - p_mention_window), 0)
-            INTO sent, in_conversation, window_mentions
-            FROM moderation_flood_marks m WHERE m.sender = p_sender;
+            -- Each count reads at most one row past its limit (newest first).
+            SELECT COUNT(*) INTO sent FROM (
+                SELECT 1 FROM moderation_flood_marks m WHERE m.sender = p_sender AND m.at > p_now - p_sender_window
+                ORDER BY m.at DESC LIMIT p_sender_limit + 1
+            ) AS recent;
+            in_conversation := 0;
+            IF p_conversation IS NOT NULL THEN
+                SELECT COUNT(*) INTO in_conversation FROM (
+                    SELECT 1 FROM moderation_flood_marks m
+                    WHERE m.sender = p_sender AND m.at > p_now - p_conversation_window AND m.conversation = p_conversation
+                    ORDER BY m.at DESC LIMIT p_conversation_limit + 1
+                ) AS recent;
+            END IF;
+            -- Every mark counted here has at least one mention: limit + 1 of them are over the limit.
+            SELECT COALESCE(SUM(recent.count), 0) INTO window_mentions FROM (
+                SELECT m.mentions AS count FROM moderation_flood_marks m
+                WHERE m.sender = p_sender AND m.at > p_now - p_mention_window AND m.mentions > 0
+                ORDER BY m.at DESC LIMIT p_mention_limit + 1
+            ) AS recent;
             campaign := 0;
             IF p_print IS NOT NULL THEN
-                -- Hamming distance of two 64-bit fingerprints: the ones in their XOR.
-                SELECT COUNT(DISTINCT m.conversation) INTO campaign FROM moderation_flood_marks m
-                WHERE m.sender = p_sender AND m.at > p_now - p_campaign_window AND m.print IS NOT NULL
-                  AND length(replace(((m.print # p_print)::bit(64))::text, '0', '')) <= p_near_distance;
+                -- The sender's latest fingerprints, as this node keeps them; Hamming distance: the ones in the XOR.
+                SELECT COUNT(DISTINCT recent.conversation) INTO campaign FROM (
+                    SELECT m.conversation, m.print FROM moderation_flood_marks m
+                    WHERE m.sender = p_sender AND m.at > p_now - p_campaign_window AND m.print IS NOT NULL
+                    ORDER BY m.at DESC LIMIT p_prints + 1
+                ) AS recent
+                WHERE length(replace(((recent.print # p_print)::bit(64))::text, '0', '')) <= p_near_distance;
             END IF;
             RETURN NEXT;
         END

@@ -42,6 +42,24 @@ struct SharedFloodDetectionTests {
         }
     }
 
+    @Test func aSenderKeepsFloodingLongPastTheLimitAndEveryMessageIsStillJudged() async throws {
+        try await withTwoNodes({ $0.senderLimit = 5; $0.conversationLimit = 1000 }) { first, second, clock, database in
+            var findings: [FloodFinding] = []
+            for index in 0..<60 {
+                clock.advance(by: 0.1)
+                findings.append(await (index % 2 == 0 ? first : second).check(sender: "u", conversation: "c\(index % 4)",
+                                                                              text: "message number \(index)", mentions: 0))
+            }
+            #expect(findings.prefix(5).allSatisfy { $0 == .clean })
+            #expect(findings.dropFirst(5).allSatisfy { $0 == .flood(scope: "sender") })
+            // Refused messages count too (as on one node): all 60 are in the window.
+            let stored = try await marks(database)
+            #expect(stored == 60)
+            clock.advance(by: 61)
+            #expect(await first.check(sender: "u", conversation: "c1", text: "calm again", mentions: 0) == .clean)
+        }
+    }
+
     @Test func aDuplicateSentThroughAnotherNodeIsCaughtUntilTheTTL() async throws {
         try await withTwoNodes({ $0.duplicateTTL = 30 }) { first, second, clock, _ in
             #expect(await first.check(sender: "u", conversation: "c1", text: "Buy cheap watches", mentions: 0) == .clean)
