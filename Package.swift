@@ -130,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "parley-ingest-bench",
             dependencies: [
-                "ParleyApp", "ParleyCore", "ParleyStorage", "Identity", "Messaging", "Events", "Analytics",
+                "ParleyApp", "ParleyCore", "ParleyStorage", "Identity", "Messaging", "Events", "Analytics", "Moderation",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -68,12 +68,17 @@ public final class FloodDetector: Sendable {
         var at: Double
     }
 
+    /// One sender's windows. Every queue is in arrival order and expires from its front, so a message costs about
+    /// the same however many the windows hold (a flooder's keep counting: refused messages are recorded too).
     struct SenderState {
-        var sent: [Double] = []
-        var perConversation: [String: [Double]] = [:]
+        var sent = ArrivalQueue<Void>()
+        var perConversation: [String: ArrivalQueue<Void>] = [:]
+        /// Normalised texts within the duplicate TTL, with when each was last sent; `textArrivals` expires them.
         var recentTexts: [String: Double] = [:]
+        var textArrivals = ArrivalQueue<String>()
         var prints: [Print] = []
-        var mentions: [(at: Double, count: Int)] = []
+        var mentions = ArrivalQueue<Int>()
+        var mentionTotal = 0
         var lastSeen: Double = 0
     }
 
@@ -146,49 +151,63 @@ public final class FloodDetector: Sendable {
 
     private func inspect(sender: String, conversation: String?, text: InspectedText, mentions: Int) -> FloodFinding {
         let now = clock.now().timeIntervalSince1970
-        let normalised = text.normalised
-        let fingerprint = text.fingerprint
         return senders.withLock { senders in
-            var state = senders[sender] ?? SenderState()
-            defer {
-                state.lastSeen = now
-                senders[sender] = state
-                if senders.count > settings.maxSenders { evict(&senders) }
-            }
-            // Windows slide: drop what fell out, then count this message.
-            state.sent.removeAll { $0 <= now - settings.senderWindow }
-            state.sent.append(now)
-            if state.sent.count > settings.senderLimit + 1 { state.sent.removeFirst(state.sent.count - settings.senderLimit - 1) }
-            var conversationCount = 0
-            if let conversation {
-                var times = state.perConversation[conversation] ?? []
-                times.removeAll { $0 <= now - settings.conversationWindow }
-                times.append(now)
-                if times.count > settings.conversationLimit + 1 { times.removeFirst(times.count - settings.conversationLimit - 1) }
-                state.perConversation[conversation] = times
-                conversationCount = times.count
-                state.perConversation = state.perConversation.filter { !$0.value.isEmpty && $0.value.last! > now - settings.conversationWindow }
-            }
-            state.mentions.removeAll { $0.at <= now - settings.mentionWindow }
-            if mentions > 0 { state.mentions.append((now, mentions)) }
-            let windowMentions = state.mentions.reduce(0) { $0 + $1.count }
-            state.recentTexts = state.recentTexts.filter { $0.value > now - settings.duplicateTTL }
-            let duplicate = normalised.count >= settings.duplicateMinLength && state.recentTexts[normalised] != nil
-            if normalised.count >= settings.duplicateMinLength { state.recentTexts[normalised] = now }
-            var campaign = 0
-            if let fingerprint {
-                state.prints.removeAll { $0.at <= now - settings.campaignWindow }
-                var conversations: Set<String> = [conversation ?? ""]
-                for print in state.prints where SimHash.distance(print.hash, fingerprint) <= settings.nearDistance {
-                    conversations.insert(print.conversation)
-                }
-                campaign = conversations.count
-                state.prints.append(Print(hash: fingerprint, conversation: conversation ?? "", at: now))
-                if state.prints.count > settings.fingerprintsPerSender { state.prints.removeFirst(state.prints.count - settings.fingerprintsPerSender) }
-            }
-            return finding(sent: state.sent.count, inConversation: conversationCount, mentions: mentions,
-                           windowMentions: windowMentions, duplicate: duplicate, campaign: campaign)
+            // In place: a copy of the state taken out of the dictionary would copy every queue on its first change.
+            let finding = record(into: &senders[sender, default: SenderState()], conversation: conversation, normalised: text.normalised,
+                                 fingerprint: text.fingerprint, mentions: mentions, at: now)
+            if senders.count > settings.maxSenders { evict(&senders) }
+            return finding
         }
+    }
+
+    /// Slides the sender's windows to `now`, counts the message in them and returns the finding.
+    private func record(into state: inout SenderState, conversation: String?, normalised: String, fingerprint: UInt64?,
+                        mentions: Int, at now: Double) -> FloodFinding {
+        state.lastSeen = now
+        // One past a limit is all the finding needs.
+        let sent = state.sent.count(arrivalAt: now, after: now - settings.senderWindow, keepingAtMost: settings.senderLimit + 1)
+        var conversationCount = 0
+        if let conversation {
+            let cutoff = now - settings.conversationWindow
+            conversationCount = state.perConversation[conversation, default: ArrivalQueue()]
+                .count(arrivalAt: now, after: cutoff, keepingAtMost: settings.conversationLimit + 1)
+            // Conversations gone quiet are forgotten once a sender has many.
+            if state.perConversation.count > 16 {
+                state.perConversation = state.perConversation.filter { ($0.value.lastArrival ?? 0) > cutoff }
+            }
+        }
+        while let oldest = state.mentions.first, oldest.at <= now - settings.mentionWindow {
+            state.mentions.removeFirst()
+            state.mentionTotal -= oldest.value
+        }
+        if mentions > 0 {
+            state.mentions.append(mentions, at: now)
+            state.mentionTotal += mentions
+        }
+        while let oldest = state.textArrivals.first, oldest.at <= now - settings.duplicateTTL {
+            state.textArrivals.removeFirst()
+            // Only if it was not sent again since.
+            if state.recentTexts[oldest.value] == oldest.at { state.recentTexts.removeValue(forKey: oldest.value) }
+        }
+        let countsForDuplicates = normalised.count >= settings.duplicateMinLength
+        let duplicate = countsForDuplicates && state.recentTexts[normalised] != nil
+        if countsForDuplicates {
+            state.recentTexts[normalised] = now
+            state.textArrivals.append(normalised, at: now)
+        }
+        var campaign = 0
+        if let fingerprint {
+            state.prints.removeAll { $0.at <= now - settings.campaignWindow }
+            var conversations: Set<String> = [conversation ?? ""]
+            for print in state.prints where SimHash.distance(print.hash, fingerprint) <= settings.nearDistance {
+                conversations.insert(print.conversation)
+            }
+            campaign = conversations.count
+            state.prints.append(Print(hash: fingerprint, conversation: conversation ?? "", at: now))
+            if state.prints.count > settings.fingerprintsPerSender { state.prints.removeFirst(state.prints.count - settings.fingerprintsPerSender) }
+        }
+        return finding(sent: sent, inConversation: conversationCount, mentions: mentions,
+                       windowMentions: state.mentionTotal, duplicate: duplicate, campaign: campaign)
     }
 
     /// The finding for what the windows hold with the message counted, in order of severity.
@@ -208,5 +227,45 @@ public final class FloodDetector: Sendable {
         for (key, _) in senders.sorted(by: { $0.value.lastSeen < $1.value.lastSeen }).prefix(drop) {
             senders.removeValue(forKey: key)
         }
+    }
+}
+
+/// Values in arrival order, expired from the front: the front moves by an index (the array is compacted once most of
+/// it is behind), so dropping the oldest is O(1) instead of shifting every later element.
+struct ArrivalQueue<Value> {
+    private var items: [(at: Double, value: Value)] = []
+    private var head = 0
+
+    var count: Int { items.count - head }
+    var first: (at: Double, value: Value)? { head < items.count ? items[head] : nil }
+    var lastArrival: Double? { head < items.count ? items[items.count - 1].at : nil }
+
+    mutating func append(_ value: Value, at time: Double) {
+        items.append((time, value))
+    }
+
+    mutating func removeFirst() {
+        guard head < items.count else { return }
+        head += 1
+        if head >= 32, head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// Drops what arrived at or before `cutoff`.
+    mutating func expire(through cutoff: Double) {
+        while let oldest = first, oldest.at <= cutoff { removeFirst() }
+    }
+}
+
+extension ArrivalQueue where Value == Void {
+    /// Counts an arrival at `now` in a window of what arrived after `cutoff`, remembering at most `cap` of them (the
+    /// newest); returns how many it holds.
+    mutating func count(arrivalAt now: Double, after cutoff: Double, keepingAtMost cap: Int) -> Int {
+        expire(through: cutoff)
+        append((), at: now)
+        while count > max(1, cap) { removeFirst() }
+        return count
     }
 }

@@ -7,8 +7,9 @@ import SQLKit
 /// count), so a sender's windows hold however their connections are spread over nodes.
 ///
 /// One round trip per message through `moderation_flood_inspect`, which takes a per-sender advisory lock (two
-/// nodes inspecting one sender's messages take turns), drops that sender's marks older than every window,
-/// records the message and counts the windows. Marks of senders who went quiet are deleted by `prune`, hourly.
+/// nodes inspecting one sender's messages take turns), counts the windows in one statement and records the message
+/// in another (dropping that sender's marks older than every window). Marks of senders who went quiet are deleted
+/// by `prune`, hourly.
 struct SharedFloodMarks: Sendable {
     let database: Database
 
@@ -80,43 +81,37 @@ struct SharedFloodMarks: Sendable {
             horizon DOUBLE PRECISION := GREATEST(p_sender_window, p_conversation_window, p_duplicate_ttl, p_mention_window,
                                                  p_campaign_window);
         BEGIN
+            -- Nodes inspecting one sender's messages take turns; the statements below see what the previous one wrote.
             PERFORM pg_advisory_xact_lock(hashtextextended('moderation_flood:' || p_sender, 0));
-            DELETE FROM moderation_flood_marks m WHERE m.sender = p_sender AND m.at <= p_now - horizon;
-            duplicate := p_text_key IS NOT NULL AND EXISTS (
-                SELECT 1 FROM moderation_flood_marks m
-                WHERE m.sender = p_sender AND m.at > p_now - p_duplicate_ttl AND m.text_key = p_text_key
-            );
-            INSERT INTO moderation_flood_marks (sender, at, conversation, text_key, print, mentions)
-            VALUES (p_sender, p_now, COALESCE(p_conversation, ''), p_text_key, p_print, p_mentions);
-            -- Each count reads at most one row past its limit (newest first).
-            SELECT COUNT(*) INTO sent FROM (
-                SELECT 1 FROM moderation_flood_marks m WHERE m.sender = p_sender AND m.at > p_now - p_sender_window
-                ORDER BY m.at DESC LIMIT p_sender_limit + 1
-            ) AS recent;
-            in_conversation := 0;
-            IF p_conversation IS NOT NULL THEN
-                SELECT COUNT(*) INTO in_conversation FROM (
+            -- The windows before this message (newest first, each read at most one past its limit), then this message.
+            SELECT
+                (SELECT COUNT(*) FROM (
+                    SELECT 1 FROM moderation_flood_marks m WHERE m.sender = p_sender AND m.at > p_now - p_sender_window
+                    ORDER BY m.at DESC LIMIT p_sender_limit) AS recent) + 1,
+                CASE WHEN p_conversation IS NULL THEN 0 ELSE (SELECT COUNT(*) FROM (
                     SELECT 1 FROM moderation_flood_marks m
                     WHERE m.sender = p_sender AND m.at > p_now - p_conversation_window AND m.conversation = p_conversation
-                    ORDER BY m.at DESC LIMIT p_conversation_limit + 1
-                ) AS recent;
-            END IF;
-            -- Every mark counted here has at least one mention: limit + 1 of them are over the limit.
-            SELECT COALESCE(SUM(recent.count), 0) INTO window_mentions FROM (
-                SELECT m.mentions AS count FROM moderation_flood_marks m
-                WHERE m.sender = p_sender AND m.at > p_now - p_mention_window AND m.mentions > 0
-                ORDER BY m.at DESC LIMIT p_mention_limit + 1
-            ) AS recent;
-            campaign := 0;
-            IF p_print IS NOT NULL THEN
-                -- The sender's latest fingerprints, as this node keeps them; Hamming distance: the ones in the XOR.
-                SELECT COUNT(DISTINCT recent.conversation) INTO campaign FROM (
-                    SELECT m.conversation, m.print FROM moderation_flood_marks m
-                    WHERE m.sender = p_sender AND m.at > p_now - p_campaign_window AND m.print IS NOT NULL
-                    ORDER BY m.at DESC LIMIT p_prints + 1
-                ) AS recent
-                WHERE length(replace(((recent.print # p_print)::bit(64))::text, '0', '')) <= p_near_distance;
-            END IF;
+                    ORDER BY m.at DESC LIMIT p_conversation_limit) AS recent) + 1 END,
+                -- Every mark read here has a mention: limit + 1 of them are over the limit.
+                (SELECT COALESCE(SUM(recent.count), 0) FROM (
+                    SELECT m.mentions AS count FROM moderation_flood_marks m
+                    WHERE m.sender = p_sender AND m.at > p_now - p_mention_window AND m.mentions > 0
+                    ORDER BY m.at DESC LIMIT p_mention_limit + 1) AS recent) + p_mentions,
+                p_text_key IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM moderation_flood_marks m
+                    WHERE m.sender = p_sender AND m.at > p_now - p_duplicate_ttl AND m.text_key = p_text_key),
+                -- The sender's latest fingerprints, as a node keeps them; Hamming distance: the ones in the XOR.
+                CASE WHEN p_print IS NULL THEN 0 ELSE (SELECT COUNT(DISTINCT near.conversation) FROM (
+                    (SELECT m.conversation, m.print FROM moderation_flood_marks m
+                     WHERE m.sender = p_sender AND m.at > p_now - p_campaign_window AND m.print IS NOT NULL
+                     ORDER BY m.at DESC LIMIT p_prints)
+                    UNION ALL SELECT COALESCE(p_conversation, ''), p_print) AS near
+                    WHERE length(replace(((near.print # p_print)::bit(64))::text, '0', '')) <= p_near_distance) END
+            INTO sent, in_conversation, window_mentions, duplicate, campaign;
+            -- Recorded whether or not it passes, and the sender's marks older than every window go.
+            WITH gone AS (DELETE FROM moderation_flood_marks m WHERE m.sender = p_sender AND m.at <= p_now - horizon)
+            INSERT INTO moderation_flood_marks (sender, at, conversation, text_key, print, mentions)
+            VALUES (p_sender, p_now, COALESCE(p_conversation, ''), p_text_key, p_print, p_mentions);
             RETURN NEXT;
         END
         $$

@@ -39,6 +39,30 @@ import Testing
         #expect(flood.inspect(sender: "u", conversation: "c1", text: "Buy cheap watches", mentions: 0) == .clean)
     }
 
+    @Test func aTextSentAgainIsADuplicateUntilTheTTLAfterItsLastSending() {
+        let (flood, clock) = detector { $0.duplicateTTL = 30; $0.conversationLimit = 1000 }
+        #expect(flood.inspect(sender: "u", conversation: "c", text: "hello there friend", mentions: 0) == .clean)
+        clock.advance(by: 20)
+        #expect(flood.inspect(sender: "u", conversation: "c", text: "hello there friend", mentions: 0) == .duplicate)
+        clock.advance(by: 20)  // 40 s after the first, 20 after the last
+        #expect(flood.inspect(sender: "u", conversation: "c", text: "hello there friend", mentions: 0) == .duplicate)
+        clock.advance(by: 31)
+        #expect(flood.inspect(sender: "u", conversation: "c", text: "hello there friend", mentions: 0) == .clean)
+    }
+
+    @Test func aSenderFloodingFarPastTheLimitIsJudgedAlikeThroughoutAndForgivenWhenTheWindowPasses() {
+        let (flood, clock) = detector { $0.senderLimit = 5; $0.conversationLimit = 1_000_000; $0.duplicateMinLength = 1_000 }
+        var findings: [FloodFinding] = []
+        for index in 0..<20_000 {
+            clock.advance(by: 0.001)
+            findings.append(flood.inspect(sender: "u", conversation: "c\(index % 50)", text: "spam \(index)", mentions: 0))
+        }
+        #expect(findings.prefix(5).allSatisfy { $0 == .clean })
+        #expect(findings.dropFirst(5).allSatisfy { $0 == .flood(scope: "sender") })
+        clock.advance(by: 61)
+        #expect(flood.inspect(sender: "u", conversation: "c1", text: "calm again", mentions: 0) == .clean)
+    }
+
     @Test func nearDuplicatesAcrossSeveralConversationsAreACampaign() {
         let (flood, clock) = detector { $0.campaignConversations = 4; $0.duplicateTTL = 0.001 }
         let variants = [

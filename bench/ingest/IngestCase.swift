@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import Moderation
 import ParleyApp
 import ParleyCore
 import ParleyStorage
@@ -42,9 +43,20 @@ struct IngestCase: Sendable {
         var pipelinedRatio: Double { rawBatched.rate > 0 ? pipelined.rate / rawBatched.rate : 0 }
     }
 
+    /// Flood detection that inspects and records every message like the default, with limits no pass reaches.
+    static var unreachableFloodLimits: FloodSettings {
+        var settings = FloodSettings()
+        settings.senderLimit = 1_000_000_000
+        settings.conversationLimit = 1_000_000_000
+        settings.campaignConversations = 1_000_000_000
+        settings.mentionLimit = 1_000_000_000
+        return settings
+    }
+
     func run(on database: Database) async throws -> Result {
         let measuresServer = engine == .postgres
-        let services = ParleyServices(database: database, secret: SymmetricKey(size: .bits256), floodSettings: nil, logger: logger)
+        let services = ParleyServices(database: database, secret: SymmetricKey(size: .bits256),
+                                      floodSettings: options.floodDetection ? Self.unreachableFloodLimits : nil, logger: logger)
         _ = try await services.migrate()
         let sends = try await SendPass.setUp(services: services, count: concurrency)
         let analytics = AnalyticsIngest(services: services, logger: logger)

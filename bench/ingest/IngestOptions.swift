@@ -15,10 +15,13 @@ struct IngestOptions: Sendable {
     var concurrentConsumer = true
     /// Only run `CancelledTransactionRepro` on each engine.
     var reproCancelledTransaction = false
+    /// Send through flood and duplicate detection (with limits no pass reaches), as `parley serve` does by default:
+    /// what it costs a send (in memory on SQLite, one round trip per message on PostgreSQL, shared across nodes).
+    var floodDetection = false
 
     static let usage = """
         usage: parley-ingest-bench [--messages N] [--concurrency 1,8,32] [--batch 100] [--postgres URL] [--no-sqlite]
-                                   [--no-concurrent-consumer] [--repro-cancelled-transaction]
+                                   [--no-concurrent-consumer] [--flood-detection] [--repro-cancelled-transaction]
           --postgres URL   also measure PostgreSQL; URL names a server (any database on it): the bench creates one
                            database per case (parley_ingest_bench_*) and drops it afterwards
         """
@@ -49,6 +52,8 @@ struct IngestOptions: Sendable {
                 sqlite = false
             case "--no-concurrent-consumer":
                 concurrentConsumer = false
+            case "--flood-detection":
+                floodDetection = true
             case "--repro-cancelled-transaction":
                 reproCancelledTransaction = true
             case "-h", "--help":
