@@ -69,7 +69,7 @@ public final class FloodDetector: Sendable {
     }
 
     /// One sender's windows. Every queue is in arrival order and expires from its front, so a message costs about
-    /// the same however many the windows hold (a flooder's keep counting: refused messages are recorded too).
+    /// the same however many the windows hold (a flooder's keep filling: refused messages are recorded too).
     struct SenderState {
         var sent = ArrivalQueue<Void>()
         var perConversation: [String: ArrivalQueue<Void>] = [:]
