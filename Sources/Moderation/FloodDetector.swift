@@ -59,8 +59,7 @@ public final class FloodDetector: Sendable {
     let clock: any WallClock
     private let shared: SharedFloodMarks?
     private let logger: Logger
-    /// When the last "shared flood detection unavailable" warning was logged (one a minute at most).
-    private let warnedAt = Mutex<Date?>(nil)
+    private let fallbackWarning = ThrottledWarning()
 
     struct Print {
         var hash: UInt64
@@ -105,20 +104,13 @@ public final class FloodDetector: Sendable {
         do {
             let counts = try await shared.inspect(
                 sender: sender, conversation: conversation,
-                textKey: text.normalised.count >= settings.duplicateMinLength ? StableTextHash.of(text.normalised) : nil,
+                textKey: text.duplicateKey.map(StableTextHash.of),
                 fingerprint: text.fingerprint, mentions: mentions, at: now.timeIntervalSince1970, settings: settings
             )
             return finding(sent: counts.sent, inConversation: counts.inConversation, mentions: mentions,
                            windowMentions: counts.windowMentions, duplicate: counts.duplicate, campaign: counts.campaign)
         } catch {
-            let warn = warnedAt.withLock { last in
-                guard last.map({ abs(now.timeIntervalSince($0)) >= 60 }) ?? true else { return false }
-                last = now
-                return true
-            }
-            if warn {
-                logger.warning("shared flood detection unavailable; counting on this node", metadata: ["error": "\(String(reflecting: error))"])
-            }
+            fallbackWarning.log("shared flood detection unavailable; counting on this node", error: error, at: now, to: logger)
             return alone
         }
     }
@@ -138,14 +130,17 @@ public final class FloodDetector: Sendable {
         inspect(sender: sender, conversation: conversation, text: InspectedText(text, settings: settings), mentions: mentions)
     }
 
-    /// A message's text as the checks compare it: normalised, and its SimHash when it is long enough for campaigns.
+    /// A message's text as the checks compare it: normalised, when it is long enough for duplicate checks, and its
+    /// SimHash when it is long enough for campaigns.
     struct InspectedText {
-        var normalised: String
+        var duplicateKey: String?
         var fingerprint: UInt64?
 
         init(_ text: String?, settings: FloodSettings) {
-            normalised = text.map(DuplicateText.normalise) ?? ""
-            fingerprint = normalised.count >= settings.campaignMinLength ? SimHash.fingerprint(normalised) : nil
+            let normalised = text.map(DuplicateText.normalise) ?? ""
+            let length = normalised.count
+            duplicateKey = length >= settings.duplicateMinLength ? normalised : nil
+            fingerprint = length >= settings.campaignMinLength ? SimHash.fingerprint(normalised) : nil
         }
     }
 
@@ -153,16 +148,16 @@ public final class FloodDetector: Sendable {
         let now = clock.now().timeIntervalSince1970
         return senders.withLock { senders in
             // In place: a copy of the state taken out of the dictionary would copy every queue on its first change.
-            let finding = record(into: &senders[sender, default: SenderState()], conversation: conversation, normalised: text.normalised,
-                                 fingerprint: text.fingerprint, mentions: mentions, at: now)
+            let finding = record(into: &senders[sender, default: SenderState()], conversation: conversation, text: text,
+                                 mentions: mentions, at: now)
             if senders.count > settings.maxSenders { evict(&senders) }
             return finding
         }
     }
 
     /// Slides the sender's windows to `now`, counts the message in them and returns the finding.
-    private func record(into state: inout SenderState, conversation: String?, normalised: String, fingerprint: UInt64?,
-                        mentions: Int, at now: Double) -> FloodFinding {
+    private func record(into state: inout SenderState, conversation: String?, text: InspectedText, mentions: Int,
+                        at now: Double) -> FloodFinding {
         state.lastSeen = now
         // One past a limit is all the finding needs.
         let sent = state.sent.count(arrivalAt: now, after: now - settings.senderWindow, keepingAtMost: settings.senderLimit + 1)
@@ -189,14 +184,14 @@ public final class FloodDetector: Sendable {
             // Only if it was not sent again since.
             if state.recentTexts[oldest.value] == oldest.at { state.recentTexts.removeValue(forKey: oldest.value) }
         }
-        let countsForDuplicates = normalised.count >= settings.duplicateMinLength
-        let duplicate = countsForDuplicates && state.recentTexts[normalised] != nil
-        if countsForDuplicates {
-            state.recentTexts[normalised] = now
-            state.textArrivals.append(normalised, at: now)
+        var duplicate = false
+        if let key = text.duplicateKey {
+            duplicate = state.recentTexts[key] != nil
+            state.recentTexts[key] = now
+            state.textArrivals.append(key, at: now)
         }
         var campaign = 0
-        if let fingerprint {
+        if let fingerprint = text.fingerprint {
             state.prints.removeAll { $0.at <= now - settings.campaignWindow }
             var conversations: Set<String> = [conversation ?? ""]
             for print in state.prints where SimHash.distance(print.hash, fingerprint) <= settings.nearDistance {

@@ -32,11 +32,10 @@ public final class GCRARateLimiter: ActionRateLimiter {
     struct State {
         var snapshot = Snapshot()
         var loadedAt: Date?
-        /// When the last "shared rate limits unavailable" warning was logged (one a minute at most).
-        var warnedAt: Date?
     }
 
     private let state = Mutex(State())
+    private let fallbackWarning = ThrottledWarning()
 
     /// `sharedIn`: the PostgreSQL database every node uses, to count across nodes (nil: this node counts alone).
     public init(policy: RateLimitPolicy = .defaults, clock: any WallClock, overrides: RateLimitOverrideStore? = nil,
@@ -125,15 +124,8 @@ public final class GCRARateLimiter: ActionRateLimiter {
                 if answer == nil { local.record(requests[index], at: now) }
             }
         } catch {
-            let wallNow = Date(timeIntervalSince1970: now)
-            let warn = state.withLock { state in
-                guard state.warnedAt.map({ abs(wallNow.timeIntervalSince($0)) >= 60 }) ?? true else { return false }
-                state.warnedAt = wallNow
-                return true
-            }
-            if warn {
-                logger.warning("shared rate limits unavailable; counting on this node", metadata: ["error": "\(String(reflecting: error))"])
-            }
+            fallbackWarning.log("shared rate limits unavailable; counting on this node", error: error,
+                                at: Date(timeIntervalSince1970: now), to: logger)
             for index in asked { outcomes[index] = local.admit(requests[index], at: now) }
         }
         return outcomes
