@@ -52,6 +52,44 @@ public struct EventLog: EventOutbox {
 
     public func append(_ events: [NewEvent], on sql: any SQLDatabase) async throws {
         guard !events.isEmpty else { return }
+        if database.engine == .postgres {
+            let clauses = appendClauses(events, after: [])
+            try await sql.run(BulkSQL("WITH ") + clauses.definitions + " SELECT 1 FROM " + clauses.notified)
+        } else {
+            try await sql.run(BulkSQL("INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) VALUES ") + rows(of: events))
+            try await database.notify(Self.notifyChannel, on: sql)
+        }
+        appended(events)
+    }
+
+    /// The append lock, the rows and the NOTIFY (delivered at commit: live readers on every node wake without
+    /// polling) as one statement's clauses: every other event-writing transaction of the cluster waits for this lock
+    /// until we commit, so it is held for the rest of one statement and the COMMIT, not for several round trips. The
+    /// rows come out of a join with the lock's one row, so their identity values are drawn only once the lock is held;
+    /// the lock's own row comes out of the `gates`' rows, so it is taken only after their row locks.
+    public func appendClauses(_ events: [NewEvent], after gates: [String]) -> EventAppendClauses {
+        var statement = BulkSQL("parley_appending AS (SELECT pg_advisory_xact_lock(\(Self.appendLockKey))")
+        for (index, gate) in gates.enumerated() {
+            statement.append(index == 0 ? " FROM " : ", ")
+            statement.append("(SELECT count(*) FROM \(gate)) AS after_\(gate)")
+        }
+        statement.append("), parley_appended AS (INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) ")
+        statement.append("SELECT v.id, v.type, v.occurred_at, v.actor, v.subject, v.payload FROM parley_appending, (VALUES ")
+        statement = statement + rows(of: events)
+        statement.append(") AS v (id, type, occurred_at, actor, subject, payload) RETURNING position), ")
+        statement.append("parley_notified AS (SELECT pg_notify(")
+        statement.bind(Self.notifyChannel)
+        statement.append(", '') FROM (SELECT 1 FROM parley_appended LIMIT 1) AS once)")
+        return EventAppendClauses(definitions: statement, notified: "parley_notified")
+    }
+
+    public func appended(_ events: [NewEvent]) {
+        // And per type, in this process only: readers that want a few types wake for those alone.
+        for type in Set(events.map(\.type)) { database.notifyInProcess(Self.typeChannel(type)) }
+    }
+
+    /// The events as the rows of a multi-row `VALUES` list.
+    private func rows(of events: [NewEvent]) -> BulkSQL {
         var rows = BulkSQL()
         for (index, event) in events.enumerated() {
             rows.append(index > 0 ? ", " : "")
@@ -59,25 +97,7 @@ public struct EventLog: EventOutbox {
                 ids.next(prefix: "ev_"), event.type, event.occurredAt.unixMilliseconds, event.actor, event.subject, event.payloadText,
             ])
         }
-        if database.engine == .postgres {
-            // The append lock, the rows and the NOTIFY (delivered at commit: live readers on every node wake without
-            // polling) in one statement: every other event-writing transaction of the cluster waits for this lock until
-            // we commit, so it is held for one round trip and the COMMIT, not three. The rows come out of a join with
-            // the lock's one row, so their identity values are drawn only once the lock is held.
-            var statement = BulkSQL("WITH appending AS (SELECT pg_advisory_xact_lock(\(Self.appendLockKey))), ")
-            statement.append("inserted AS (INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) ")
-            statement.append("SELECT v.id, v.type, v.occurred_at, v.actor, v.subject, v.payload FROM appending, (VALUES ")
-            statement = statement + rows
-            statement.append(") AS v (id, type, occurred_at, actor, subject, payload) RETURNING position) SELECT pg_notify(")
-            statement.bind(Self.notifyChannel)
-            statement.append(", '') FROM (SELECT 1 FROM inserted LIMIT 1) AS once")
-            try await sql.run(statement)
-        } else {
-            try await sql.run(BulkSQL("INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) VALUES ") + rows)
-            try await database.notify(Self.notifyChannel, on: sql)
-        }
-        // And per type, in this process only: readers that want a few types wake for those alone.
-        for type in Set(events.map(\.type)) { database.notifyInProcess(Self.typeChannel(type)) }
+        return rows
     }
 
     /// The in-process channel `append` signals after a commit that wrote events of `type` (`Database.signal`).

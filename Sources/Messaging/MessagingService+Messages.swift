@@ -82,17 +82,38 @@ extension MessagingService {
     func prepareRun(_ drafts: [MessageDraft], by actor: MessagingActor) async -> [Result<PreparedSend, any Error>] {
         guard let conversationID = drafts.first?.conversationID else { return [] }
         let clientMsgIDs = drafts.compactMap(\.clientMsgID)
-        let originals: Result<[String: Item], any Error> = clientMsgIDs.isEmpty ? .success([:]) : await Self.outcome {
-            try await store.itemsByClientMsgIDs(conversationID, sender: actor.senderID, clientMsgIDs, on: database.sql)
+        var target: Result<MessagingStore.SendTarget?, any Error>?
+        let originals: Result<[String: Item], any Error>
+        if case .user(let user) = actor {
+            // A member's send reads its conversation, membership and whether any of its client ids is already stored in
+            // one statement; the stored items themselves only for a retry. (Conversations are never deleted: no
+            // conversation, no stored items.)
+            let read = await Self.outcome {
+                try await store.sendTarget(conversationID, sender: user, lock: false, retriesOf: clientMsgIDs, on: database.sql)
+            }
+            target = read
+            switch read {
+            case .success(let found?) where found.hasStoredRetries:
+                originals = await Self.outcome {
+                    try await store.itemsByClientMsgIDs(conversationID, sender: actor.senderID, clientMsgIDs, on: database.sql)
+                }
+            case .success: originals = .success([:])
+            case .failure(let error): originals = .failure(error)
+            }
+        } else {
+            originals = clientMsgIDs.isEmpty ? .success([:]) : await Self.outcome {
+                try await store.itemsByClientMsgIDs(conversationID, sender: actor.senderID, clientMsgIDs, on: database.sql)
+            }
         }
         // The content policy may share lookups (the sender's sanctions) across the run's drafts.
         let review = drafts.count > 1 ? ContentReviewRun() : nil
         return await ContentReviewRun.$current.withValue(review) {
-            await prepareEach(drafts, of: conversationID, by: actor, originals: originals)
+            await prepareEach(drafts, of: conversationID, by: actor, target: target, originals: originals)
         }
     }
 
     private func prepareEach(_ drafts: [MessageDraft], of conversationID: String, by actor: MessagingActor,
+                             target: Result<MessagingStore.SendTarget?, any Error>?,
                              originals: Result<[String: Item], any Error>) async -> [Result<PreparedSend, any Error>] {
         var shared: Result<SharedSendChecks, any Error>?
         var results: [Result<PreparedSend, any Error>] = []
@@ -105,8 +126,10 @@ extension MessagingService {
                 if let clientMsgID = draft.clientMsgID, let original = try originals.get()[clientMsgID] {
                     return .answered(SendReceipt(for: original, duplicate: true))
                 }
-                guard case .user(let user) = actor else { return .ready(draft) }
-                if shared == nil { shared = await Self.outcome { try await sharedSendChecks(conversationID, sender: user) } }
+                guard case .user(let user) = actor, let target else { return .ready(draft) }
+                if shared == nil {
+                    shared = await Self.outcome { try await sharedSendChecks(try target.get(), conversationID, sender: user) }
+                }
                 guard let checks = try shared?.get() else { throw ParleyError.conversationNotFound(conversationID) }
                 return .ready(try await reviewed(draft, by: user, in: checks))
             })
@@ -123,10 +146,9 @@ extension MessagingService {
 
     /// Membership is checked before the policy runs, so a non-member learns nothing from it; the transaction
     /// checks again, as the membership may change in between. In a direct conversation, a block either way refuses.
-    func sharedSendChecks(_ conversationID: String, sender user: UserID) async throws -> SharedSendChecks {
-        guard let target = try await store.sendTarget(conversationID, sender: user, lock: false, on: database.sql) else {
-            throw ParleyError.conversationNotFound(conversationID)
-        }
+    func sharedSendChecks(_ target: MessagingStore.SendTarget?, _ conversationID: String,
+                          sender user: UserID) async throws -> SharedSendChecks {
+        guard let target else { throw ParleyError.conversationNotFound(conversationID) }
         guard target.membership?.active == true else { throw ParleyError.notMember(conversationID) }
         guard target.conversation.type == .direct, let peer = target.peer else { return SharedSendChecks(conversation: target.conversation) }
         if try await blocks.eitherBlocks(user, peer) { throw ParleyError.blocked }

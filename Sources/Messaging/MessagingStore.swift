@@ -134,16 +134,25 @@ struct MessagingStore: Sendable {
     /// What a send needs to know in one read: the conversation, the sender's membership row (nil when
     /// they have none, or for the platform), and for a direct conversation the other active member.
     /// With `lock`, the conversation row stays locked until the transaction ends (seq allocation).
-    func sendTarget(_ id: String, sender: UserID?, lock: Bool, on sql: any SQLDatabase) async throws -> SendTarget? {
+    /// With `retriesOf`, it also tells whether the sender already stored an item under any of those client ids:
+    /// a retry is rare, so the items themselves are read only when it says so, and a send costs one read less.
+    func sendTarget(_ id: String, sender: UserID?, lock: Bool, retriesOf clientMsgIDs: [String] = [],
+                    on sql: any SQLDatabase) async throws -> SendTarget? {
         let suffix = lock ? database.engine.forUpdate(of: "c") : ""
         let senderID = sender?.rawValue ?? ""
+        let retries: SQLQueryString = clientMsgIDs.isEmpty ? "" : """
+            , EXISTS (
+                SELECT 1 FROM messaging_items i WHERE i.conversation_id = c.id AND i.sender_id = \(bind: senderID)
+                AND i.client_msg_id IN (\(SQLList(clientMsgIDs.map { SQLBind($0) })))
+            ) AS has_stored_retries
+            """
         guard let row = try await sql.raw("""
             SELECT c.*, m.user_id, m.role, m.joined_at, m.visible_after_seq, m.read_seq, m.muted_until, m.notifications_muted,
                 m.pinned, m.active,
                 CASE WHEN c.type = \(bind: ConversationType.direct.rawValue) THEN (
                     SELECT p.user_id FROM messaging_members p
                     WHERE p.conversation_id = c.id AND p.active = \(bind: true) AND p.user_id <> \(bind: senderID) LIMIT 1
-                ) END AS peer_id
+                ) END AS peer_id\(retries)
             FROM messaging_conversations c
             LEFT JOIN messaging_members m ON m.conversation_id = c.id AND m.user_id = \(bind: senderID)
             WHERE c.id = \(bind: id)\(unsafeRaw: suffix)
@@ -151,7 +160,8 @@ struct MessagingStore: Sendable {
         let membership = try row.decodeNil(column: "user_id")
             ? nil : (member: try Self.decodeMember(row), active: try row.decode(column: "active", as: Bool.self))
         return SendTarget(conversation: try Self.decodeConversation(row), membership: membership,
-                          peer: try row.decodeOptional("peer_id", as: String.self).map(UserID.init(trusted:)))
+                          peer: try row.decodeOptional("peer_id", as: String.self).map(UserID.init(trusted:)),
+                          hasStoredRetries: clientMsgIDs.isEmpty ? false : try row.decode(column: "has_stored_retries", as: Bool.self))
     }
 
     /// Locks the conversation rows of `ids` in id order until the transaction ends (PostgreSQL; nothing to do on
@@ -168,6 +178,8 @@ struct MessagingStore: Sendable {
         var conversation: Conversation
         var membership: (member: Member, active: Bool)?
         var peer: UserID?
+        /// Whether the sender stored an item under one of the client ids asked about (`retriesOf`).
+        var hasStoredRetries = false
     }
 
     func directConversationID(key: String, on sql: any SQLDatabase) async throws -> String? {
@@ -297,7 +309,7 @@ struct MessagingStore: Sendable {
             clientMsgID: clientMsgID, body: body, replyTo: replyTo, mentions: mentions, forwardedFrom: forwardedFrom,
             targetID: targetID, createdAt: now, editedAt: nil, recalledAt: nil
         )
-        try await insertItems([item], on: sql)
+        try await sql.run(try itemsInsert([item]))
         try await appendFeed(
             recipients: .membersOf(conversationID, plus: alsoNotify), conversationID: conversationID, seqs: [seq], kind: "item", at: now, on: sql
         )
@@ -332,20 +344,36 @@ struct MessagingStore: Sendable {
         advance.append(" WHERE id = ")
         advance.bind(conversation.id)
         let read = reader.map { Self.advanceReadStatement(conversation.id, $0, to: lastSeq) }
+        let seqs = items.map(\.seq)
+        let events = items.map { messageCreated($0, actor: actor) }
+        let heads: [(user: UserID, head: Int64)]
         if database.engine == .postgres {
-            // One round trip for the items, the conversation's new seq and the read position (data-modifying CTEs).
-            var prefix = BulkSQL("WITH advanced AS (") + advance + ")"
-            if let read { prefix = prefix + ", seen AS (" + read + ")" }
-            try await insertItems(items, after: prefix + " ", on: sql)
+            // One round trip for everything: the items, the conversation's new seq, the read position, the feeds and the
+            // events (data-modifying CTEs). The events' clauses take the log's append lock only after every other
+            // clause has taken its row locks, the order every transaction keeps.
+            var statement = BulkSQL("WITH advanced AS (") + advance + " RETURNING 1)"
+            var gates = ["advanced", "stored", "h", "fed"]
+            if let read {
+                statement = statement + ", seen AS (" + read + " RETURNING 1)"
+                gates.append("seen")
+            }
+            statement = statement + ", stored AS (" + (try itemsInsert(items)) + " RETURNING 1), "
+            statement = statement + feedClauses(recipients: .membersOf(conversation.id, plus: []), conversationID: conversation.id,
+                                                seqs: seqs, kind: "item", at: now)
+            let appending = outbox.appendClauses(events, after: gates)
+            statement = statement + ", " + appending.definitions
+            statement.append(" SELECT user_id, head FROM h UNION ALL SELECT NULL, NULL FROM \(appending.notified)")
+            heads = try await sql.all(statement).compactMap(Self.decodeHead)
+            outbox.appended(events)
         } else {
-            try await insertItems(items, on: sql)
+            try await sql.run(try itemsInsert(items))
             try await sql.run(advance)
             if let read { try await sql.run(read) }
+            heads = try await appendFeed(
+                recipients: .membersOf(conversation.id, plus: []), conversationID: conversation.id, seqs: seqs, kind: "item", at: now, on: sql
+            )
+            try await outbox.append(events, on: sql)
         }
-        let heads = try await appendFeed(
-            recipients: .membersOf(conversation.id, plus: []), conversationID: conversation.id, seqs: items.map(\.seq), kind: "item", at: now, on: sql
-        )
-        try await outbox.append(items.map { messageCreated($0, actor: actor) }, on: sql)
         // Item k (0-based) is at `head - count + 1 + k` in each recipient's feed (see appendFeed).
         let count = Int64(items.count)
         return items.enumerated().map { offset, item in
@@ -353,13 +381,13 @@ struct MessagingStore: Sendable {
         }
     }
 
-    /// Inserts item rows, in one statement (after `prefix`: a WITH clause, on PostgreSQL).
-    private func insertItems(_ items: [Item], after prefix: BulkSQL = BulkSQL(), on sql: any SQLDatabase) async throws {
-        var statement = prefix + """
+    /// The statement inserting item rows, all in one.
+    private func itemsInsert(_ items: [Item]) throws -> BulkSQL {
+        var statement = BulkSQL("""
             INSERT INTO messaging_items (conversation_id, seq, id, kind, sender_id, client_msg_id, body, reply_to, mentions,
                 forwarded_from, target_id, created_at, counts_unread)
             VALUES
-            """
+            """)
         for (index, item) in items.enumerated() {
             statement.append(index > 0 ? ", " : " ")
             let mentionsText = try JSONValue.array(item.mentions.map { .string($0) }).jsonText()
@@ -368,7 +396,7 @@ struct MessagingStore: Sendable {
                 item.replyTo, mentionsText, item.forwardedFrom, item.targetID, item.createdAt.unixMilliseconds, item.kind.countsUnread,
             ])
         }
-        try await sql.run(statement)
+        return statement
     }
 
     /// The event that tells consumers (and the live fan-out) about an appended item.
@@ -433,6 +461,40 @@ struct MessagingStore: Sendable {
         recipients: FeedRecipients, conversationID: String, seqs: [Int64], kind: String, at now: Date, on sql: any SQLDatabase
     ) async throws -> [(user: UserID, head: Int64)] {
         guard !seqs.isEmpty else { return [] }
+        if case .users(let users) = recipients, users.isEmpty { return [] }
+        guard database.engine == .sqlite else {
+            // PostgreSQL: one round trip.
+            let statement = BulkSQL("WITH ") + feedClauses(recipients: recipients, conversationID: conversationID, seqs: seqs, kind: kind, at: now)
+            return try await sql.all(statement + " SELECT user_id, head FROM h").compactMap(Self.decodeHead)
+        }
+        let filter = Self.feedRecipientFilter(recipients)
+        var update = BulkSQL("UPDATE messaging_feed_heads SET head = head + ")
+        update.bind(seqs.count)
+        let heads = try await sql.all(update + " WHERE " + filter + " RETURNING user_id, head").compactMap(Self.decodeHead)
+        try await sql.run(BulkSQL(Self.feedInsert) + feedEntries(conversationID: conversationID, seqs: seqs, kind: kind, at: now, heads: "messaging_feed_heads h")
+            + " WHERE " + filter)
+        return heads
+    }
+
+    /// PostgreSQL: `appendFeed` as two `WITH` clauses, `h` (the recipients' moved heads: `user_id, head`) and `fed`
+    /// (the entries; `RETURNING 1`). The heads are locked in user-id order (the subquery's), moved, and the entries
+    /// written from the moved heads. `recipients` must not be an empty list of users.
+    func feedClauses(recipients: FeedRecipients, conversationID: String, seqs: [Int64], kind: String, at now: Date) -> BulkSQL {
+        var statement = BulkSQL("h AS (UPDATE messaging_feed_heads SET head = head + ")
+        statement.bind(seqs.count)
+        statement.append(" FROM (SELECT user_id FROM messaging_feed_heads WHERE ")
+        statement = statement + Self.feedRecipientFilter(recipients)
+        statement.append(" ORDER BY user_id FOR UPDATE) AS locked WHERE messaging_feed_heads.user_id = locked.user_id")
+        statement.append(" RETURNING messaging_feed_heads.user_id, messaging_feed_heads.head), fed AS (")
+        statement = statement + Self.feedInsert + feedEntries(conversationID: conversationID, seqs: seqs, kind: kind, at: now, heads: "h")
+        statement.append(" RETURNING 1)")
+        return statement
+    }
+
+    private static let feedInsert = "INSERT INTO messaging_feed (user_id, user_seq, conversation_id, seq, kind, created_at) "
+
+    /// Which heads move: a `WHERE` condition on `user_id`.
+    private static func feedRecipientFilter(_ recipients: FeedRecipients) -> BulkSQL {
         var filter = BulkSQL()
         switch recipients {
         case .membersOf(let id, let extra):
@@ -448,22 +510,25 @@ struct MessagingStore: Sendable {
                 filter.append("))")
             }
         case .users(let users):
-            guard !users.isEmpty else { return [] }
             filter.append("user_id IN (")
             filter.list(users.map(\.rawValue))
             filter.append(")")
         }
-        let count = seqs.count
-        // Entry k (1-based) of a recipient whose head just moved to H is at H - count + k.
+        return filter
+    }
+
+    /// The feed entries of `seqs` for every head in `heads` (a table or clause with `user_id, head` aliased `h`, the
+    /// heads already moved): entry k (1-based) of a recipient whose head just moved to H is at H - count + k.
+    private func feedEntries(conversationID: String, seqs: [Int64], kind: String, at now: Date, heads: String) -> BulkSQL {
         var entries = BulkSQL("SELECT h.user_id, h.head - ")
-        entries.bind(count)
+        entries.bind(seqs.count)
         entries.append(" + e.k, ")
         entries.bind(conversationID)
         entries.append(", e.seq, ")
         entries.bind(kind)
         entries.append(", ")
         entries.bind(now.unixMilliseconds)
-        entries.append(database.engine == .postgres ? " FROM h, (" : " FROM messaging_feed_heads h, (")
+        entries.append(" FROM \(heads), (")
         for (offset, seq) in seqs.enumerated() {
             entries.append(offset > 0 ? " UNION ALL SELECT CAST(" : "SELECT CAST(")
             entries.bind(offset + 1)
@@ -472,28 +537,13 @@ struct MessagingStore: Sendable {
             entries.append(" AS BIGINT) AS seq")
         }
         entries.append(") AS e")
-        let insertFeed = "INSERT INTO messaging_feed (user_id, user_seq, conversation_id, seq, kind, created_at) "
-        let decodeHead = { (row: any SQLRow) in
-            (user: UserID(trusted: try row.decode(column: "user_id", as: String.self)), head: try row.decode(column: "head", as: Int64.self))
-        }
-        guard database.engine == .sqlite else {
-            // PostgreSQL: one round trip. The heads are locked in user-id order (the subquery's), moved, and the
-            // entries written from the moved heads.
-            var statement = BulkSQL("WITH h AS (UPDATE messaging_feed_heads SET head = head + ")
-            statement.bind(count)
-            statement.append(" FROM (SELECT user_id FROM messaging_feed_heads WHERE ")
-            statement = statement + filter
-            statement.append(" ORDER BY user_id FOR UPDATE) AS locked WHERE messaging_feed_heads.user_id = locked.user_id")
-            statement.append(" RETURNING messaging_feed_heads.user_id, messaging_feed_heads.head), fed AS (")
-            statement = statement + insertFeed + entries
-            statement.append(") SELECT user_id, head FROM h")
-            return try await sql.all(statement).map(decodeHead)
-        }
-        var update = BulkSQL("UPDATE messaging_feed_heads SET head = head + ")
-        update.bind(count)
-        let heads = try await sql.all(update + " WHERE " + filter + " RETURNING user_id, head").map(decodeHead)
-        try await sql.run(BulkSQL(insertFeed) + entries + " WHERE " + filter)
-        return heads
+        return entries
+    }
+
+    /// A row of `user_id, head`; nil for the row without a user that a statement appending events adds.
+    private static func decodeHead(_ row: any SQLRow) throws -> (user: UserID, head: Int64)? {
+        guard !(try row.decodeNil(column: "user_id")) else { return nil }
+        return (user: UserID(trusted: try row.decode(column: "user_id", as: String.self)), head: try row.decode(column: "head", as: Int64.self))
     }
 
     func item(_ conversationID: String, seq: Int64, on sql: any SQLDatabase) async throws -> Item? {

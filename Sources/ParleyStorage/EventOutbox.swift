@@ -32,6 +32,29 @@ public struct NewEvent: Sendable, Equatable {
 /// exactly when the change is. `append` never commits or opens a transaction itself.
 public protocol EventOutbox: Sendable {
     func append(_ events: [NewEvent], on sql: any SQLDatabase) async throws
+
+    /// PostgreSQL: what `append` does, as `WITH` clauses for a statement of the caller's, so that a change and its
+    /// events take one round trip. The log's append lock is taken only once every clause named in `gates` (each
+    /// with a `RETURNING` list) has run: the caller's row locks come first, then the log's lock, in every
+    /// transaction, or two could deadlock. Call `appended` once the statement has run.
+    func appendClauses(_ events: [NewEvent], after gates: [String]) -> EventAppendClauses
+
+    /// The bookkeeping `append` does after its statement, for a caller that ran `appendClauses`.
+    func appended(_ events: [NewEvent])
+}
+
+/// The events of a change, written by the change's own statement (see `EventOutbox.appendClauses`).
+public struct EventAppendClauses: Sendable {
+    /// `name AS (...)` definitions, comma-separated, to follow the caller's own in its `WITH` list.
+    public var definitions: BulkSQL
+    /// The clause the caller's main query must read (it yields one row): it sends the NOTIFY, and PostgreSQL
+    /// evaluates a plain `SELECT` in `WITH` only when it is read.
+    public var notified: String
+
+    public init(definitions: BulkSQL, notified: String) {
+        self.definitions = definitions
+        self.notified = notified
+    }
 }
 
 extension EventOutbox {

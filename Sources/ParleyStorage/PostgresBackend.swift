@@ -12,12 +12,13 @@ import SQLKit
 /// Service and tests run it in a task.
 final class PostgresBackend: DatabaseBackend {
     let client: PostgresClient
+    let names = PostgresNamedStatements()
     private let pooled: PooledPostgresSQLDatabase
 
     init(url: String, logger: Logger) throws {
         let configuration = try PostgresBackend.clientConfiguration(url: url)
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        pooled = PooledPostgresSQLDatabase(client: client, logger: logger)
+        pooled = PooledPostgresSQLDatabase(client: client, names: names, logger: logger)
     }
 
     /// Parses `postgres://user:password@host:port/database?sslmode=disable|prefer|require`.
@@ -61,7 +62,7 @@ final class PostgresBackend: DatabaseBackend {
 
     func transaction<T: Sendable>(engine: DatabaseEngine, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
-            try await Self.runTransaction(on: connection.sql(queryLogLevel: nil), engine: engine, body)
+            try await Self.runTransaction(on: NamingPostgresSQLDatabase(connection: connection, names: names), engine: engine, body)
         }
     }
 
@@ -97,6 +98,7 @@ public struct DatabaseURLError: Error, CustomStringConvertible {
 /// An `SQLDatabase` that borrows a pooled connection for each statement.
 struct PooledPostgresSQLDatabase: SQLDatabase {
     let client: PostgresClient
+    let names: PostgresNamedStatements
     let logger: Logger
 
     var eventLoop: any EventLoop { PostgresClient.defaultEventLoopGroup.any() }
@@ -109,13 +111,13 @@ struct PooledPostgresSQLDatabase: SQLDatabase {
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         try await client.withConnection { connection in
-            try await connection.sql(queryLogLevel: nil).execute(sql: query, onRow)
+            try await NamingPostgresSQLDatabase(connection: connection, names: names).execute(sql: query, onRow)
         }
     }
 
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await client.withConnection { connection in
-            try await closure(connection.sql(queryLogLevel: nil))
+            try await closure(NamingPostgresSQLDatabase(connection: connection, names: names))
         }
     }
 }
