@@ -67,12 +67,13 @@ public struct EventLog: EventOutbox {
     /// until we commit, so it is held for the rest of one statement and the COMMIT, not for several round trips. The
     /// rows come out of a join with the lock's one row, so their identity values are drawn only once the lock is held;
     /// the lock's own row comes out of the `gates`' rows, so it is taken only after their row locks.
-    public func appendClauses(_ events: [NewEvent], after gates: [String]) -> EventAppendClauses {
+    public func appendClauses(_ events: [NewEvent], after gates: [String], onlyIf condition: String?) -> EventAppendClauses {
         var statement = BulkSQL("parley_appending AS (SELECT pg_advisory_xact_lock(\(Self.appendLockKey))")
         for (index, gate) in gates.enumerated() {
             statement.append(index == 0 ? " FROM " : ", ")
             statement.append("(SELECT count(*) FROM \(gate)) AS after_\(gate)")
         }
+        if let condition { statement.append(" WHERE EXISTS (SELECT 1 FROM \(condition))") }
         statement.append("), parley_appended AS (INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) ")
         statement.append("SELECT v.id, v.type, v.occurred_at, v.actor, v.subject, v.payload FROM parley_appending, (VALUES ")
         statement = statement + rows(of: events)

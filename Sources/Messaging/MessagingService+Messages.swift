@@ -9,7 +9,7 @@ extension MessagingService {
     public func send(_ draft: MessageDraft, by actor: MessagingActor) async throws -> SendReceipt {
         switch try await prepare(draft, by: actor) {
         case .answered(let receipt): return receipt
-        case .ready(let draft): return try await store(draft, by: actor)
+        case .ready(let draft, let target): return try await store(draft, by: actor, unchangedSince: target)
         }
     }
 
@@ -21,34 +21,23 @@ extension MessagingService {
     public func sendAll(_ drafts: [MessageDraft], by actor: MessagingActor) async -> [Result<SendReceipt, any Error>] {
         var outcomes = [Result<SendReceipt, any Error>?](repeating: nil, count: drafts.count)
         var ready: [(index: Int, draft: MessageDraft)] = []
+        var targets: [MessagingStore.SendTarget?] = []
         for run in Self.runs(of: drafts) {
             for (index, prepared) in zip(run, await prepareRun(Array(drafts[run]), by: actor)) {
                 switch prepared {
                 case .success(.answered(let receipt)): outcomes[index] = .success(receipt)
-                case .success(.ready(let draft)): ready.append((index, draft))
+                case .success(.ready(let draft, let target)):
+                    ready.append((index, draft))
+                    targets.append(target)
                 case .failure(let error): outcomes[index] = .failure(error)
                 }
             }
         }
         if !ready.isEmpty {
-            let batch = ready.map(\.draft)
             do {
-                let stored = try await retryingRaces { lookUpRetries in
-                    try await self.database.transaction { sql in
-                        var stored: [Result<SendReceipt, any Error>] = []
-                        let runs = Self.runs(of: batch)
-                        if runs.count > 1 {
-                            // Each run locks its conversation; two batches taking the same conversations in other orders
-                            // would deadlock (PostgreSQL; SQLite has one writer). All of them first, in id order.
-                            try await self.store.lockConversations(Set(batch.map(\.conversationID)), on: sql)
-                        }
-                        // Consecutive drafts to one conversation are stored together (multi-row statements).
-                        for run in runs {
-                            stored += try await self.storeRun(Array(batch[run]), by: actor, lookUpRetries: lookUpRetries, on: sql)
-                        }
-                        return stored
-                    }
-                }
+                // A single run has a single target: the conversation as `prepare` read it.
+                let target = Self.runs(of: ready.map(\.draft)).count == 1 ? targets[0] : nil
+                let stored = try await storeReady(ready.map(\.draft), by: actor, unchangedSince: target)
                 for (entry, outcome) in zip(ready, stored) { outcomes[entry.index] = outcome }
             } catch {
                 // The transaction itself failed (the database, not a draft): each draft then gets its own outcome.
@@ -63,8 +52,9 @@ extension MessagingService {
     enum PreparedSend {
         /// A retry of a stored send: its original receipt.
         case answered(SendReceipt)
-        /// Checked and reviewed: store it.
-        case ready(MessageDraft)
+        /// Checked and reviewed: store it. A member's draft comes with the conversation and membership it was checked
+        /// against.
+        case ready(MessageDraft, MessagingStore.SendTarget?)
     }
 
     /// The checks of a send that run before its transaction: a retry's original receipt, membership, blocks,
@@ -126,12 +116,12 @@ extension MessagingService {
                 if let clientMsgID = draft.clientMsgID, let original = try originals.get()[clientMsgID] {
                     return .answered(SendReceipt(for: original, duplicate: true))
                 }
-                guard case .user(let user) = actor, let target else { return .ready(draft) }
+                guard case .user(let user) = actor, let target else { return .ready(draft, nil) }
                 if shared == nil {
                     shared = await Self.outcome { try await sharedSendChecks(try target.get(), conversationID, sender: user) }
                 }
                 guard let checks = try shared?.get() else { throw ParleyError.conversationNotFound(conversationID) }
-                return .ready(try await reviewed(draft, by: user, in: checks))
+                return .ready(try await reviewed(draft, by: user, in: checks), try target.get())
             })
         }
         return results
@@ -192,15 +182,62 @@ extension MessagingService {
         do { return .success(try await body()) } catch { return .failure(error) }
     }
 
-    /// The transactional half of a send: checks the rules again under the conversation's lock and appends.
-    func store(_ draft: MessageDraft, by actor: MessagingActor) async throws -> SendReceipt {
-        try await retryingRaces { lookUpRetries in
-            try await self.database.transaction { sql in
-                guard let outcome = try await self.storeRun([draft], by: actor, lookUpRetries: lookUpRetries, on: sql).first else {
-                    throw ParleyError.internalError
-                }
-                return try outcome.get()
+    /// The storing half of a send (see `storeReady`).
+    func store(_ draft: MessageDraft, by actor: MessagingActor, unchangedSince target: MessagingStore.SendTarget? = nil) async throws -> SendReceipt {
+        guard let outcome = try await storeReady([draft], by: actor, unchangedSince: target).first else { throw ParleyError.internalError }
+        return try outcome.get()
+    }
+
+    /// Stores drafts that passed `prepare`, in order, in one transaction that checks the rules again under the lock
+    /// of each conversation, and returns one outcome per draft (see `storeRun`).
+    ///
+    /// On PostgreSQL, a member's drafts to one conversation that `prepare` read as `target` are first stored without
+    /// a transaction of their own, in one statement that writes only if the conversation has not changed since (see
+    /// `MessagingStore.appendMessagesIfUnchanged`): one round trip instead of four (BEGIN, the locked read, the
+    /// writes, COMMIT). When it has changed (another message, a membership change), or a retry raced its original
+    /// past `prepare`, they are stored the locked way.
+    func storeReady(_ drafts: [MessageDraft], by actor: MessagingActor,
+                    unchangedSince target: MessagingStore.SendTarget?) async throws -> [Result<SendReceipt, any Error>] {
+        var lookUpRetries = false
+        if let target, case .user(let user) = actor, database.engine == .postgres, Self.runs(of: drafts).count == 1 {
+            do {
+                if let stored = try await storeUnlessChanged(drafts, by: user, since: target) { return stored }
+                optimisticStores.changed.add(1, ordering: .relaxed)
+            } catch where isUniqueViolation(error) {
+                lookUpRetries = true
             }
+        }
+        let locked = { (lookUpRetries: Bool) in
+            try await self.database.transaction { sql in
+                var stored: [Result<SendReceipt, any Error>] = []
+                let runs = Self.runs(of: drafts)
+                if runs.count > 1 {
+                    // Each run locks its conversation; two batches taking the same conversations in other orders
+                    // would deadlock (PostgreSQL; SQLite has one writer). All of them first, in id order.
+                    try await self.store.lockConversations(Set(drafts.map(\.conversationID)), on: sql)
+                }
+                // Consecutive drafts to one conversation are stored together (multi-row statements).
+                for run in runs {
+                    stored += try await self.storeRun(Array(drafts[run]), by: actor, lookUpRetries: lookUpRetries, on: sql)
+                }
+                return stored
+            }
+        }
+        return lookUpRetries ? try await locked(true) : try await retryingRaces(locked)
+    }
+
+    /// `storeRun` without a transaction or a lock, against the conversation as `prepare` read it (PostgreSQL): nil,
+    /// having written nothing, when the conversation changed since or when no draft is left to write (a refusal is
+    /// then decided under the lock).
+    func storeUnlessChanged(_ drafts: [MessageDraft], by user: UserID,
+                            since target: MessagingStore.SendTarget) async throws -> [Result<SendReceipt, any Error>]? {
+        let now = clock.now()
+        let sql = database.sql
+        return try await storeChecked(drafts, in: target, by: .user(user), originals: [:], at: now, on: sql) { fresh in
+            guard !fresh.isEmpty else { return nil }
+            return try await self.store.appendMessagesIfUnchanged(
+                fresh, to: target.conversation, senderID: user.rawValue, actor: MessagingActor.user(user).label, readBy: user, at: now, on: sql
+            )
         }
     }
 
@@ -233,6 +270,26 @@ extension MessagingService {
         guard let target = try await store.sendTarget(conversationID, sender: sender, lock: true, on: sql) else {
             return drafts.map { _ in .failure(ParleyError.conversationNotFound(conversationID)) }
         }
+        let clientMsgIDs = drafts.compactMap(\.clientMsgID)
+        let originals = clientMsgIDs.isEmpty || !lookUpRetries ? [:]
+            : try await store.itemsByClientMsgIDs(conversationID, sender: actor.senderID, clientMsgIDs, on: sql)
+        let stored = try await storeChecked(drafts, in: target, by: actor, originals: originals, at: now, on: sql) { fresh in
+            try await self.store.appendMessages(
+                fresh, to: target.conversation, senderID: actor.senderID, actor: actor.label, readBy: sender, at: now, on: sql
+            )
+        }
+        return stored ?? drafts.map { _ in .failure(ParleyError.internalError) }
+    }
+
+    /// The rules of a run checked draft by draft against `target`, then the accepted drafts appended by `append`
+    /// (nil from it: nothing was written, and nil is returned). A draft whose `client_msg_id` is among `originals` (the
+    /// sender's stored items) or earlier in the run gets the original's receipt.
+    private func storeChecked(
+        _ drafts: [MessageDraft], in target: MessagingStore.SendTarget, by actor: MessagingActor, originals: [String: Item],
+        at now: Date, on sql: any SQLDatabase, append: ([MessageDraft]) async throws -> [ItemForFanOut]?
+    ) async throws -> [Result<SendReceipt, any Error>]? {
+        var sender: UserID?
+        if case .user(let user) = actor { sender = user }
         var outcomes = [Result<SendReceipt, any Error>?](repeating: nil, count: drafts.count)
         var accepted: [(index: Int, draft: MessageDraft)] = []
         for (index, draft) in drafts.enumerated() {
@@ -242,9 +299,7 @@ extension MessagingService {
                 outcomes[index] = .failure(error)
             }
         }
-        let clientMsgIDs = accepted.compactMap(\.draft.clientMsgID)
-        var originals = clientMsgIDs.isEmpty || !lookUpRetries ? [:]
-            : try await store.itemsByClientMsgIDs(conversationID, sender: actor.senderID, clientMsgIDs, on: sql)
+        var originals = originals
         var fresh: [(index: Int, draft: MessageDraft)] = []
         var repeats: [(index: Int, clientMsgID: String)] = []
         var claimed = Set<String>()
@@ -258,9 +313,7 @@ extension MessagingService {
             }
             fresh.append(entry)
         }
-        let stored = try await store.appendMessages(
-            fresh.map(\.draft), to: target.conversation, senderID: actor.senderID, actor: actor.label, readBy: sender, at: now, on: sql
-        )
+        guard let stored = try await append(fresh.map(\.draft)) else { return nil }
         recentMessages.offer(stored)
         let items = stored.map(\.item)
         for (entry, item) in zip(fresh, items) {

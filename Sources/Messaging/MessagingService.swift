@@ -42,6 +42,8 @@ public struct MessagingService: Sendable {
     let recentMessages = RecentMessages()
     /// How many `sendAll` batches the database failed, each then stored one transaction per draft.
     let batchFallbacks = BatchFallbacks()
+    /// How many sends on PostgreSQL found their conversation changed since `prepare` and were stored the locked way.
+    let optimisticStores = OptimisticStores()
     let users: any UserDirectory
     let clock: any WallClock
     let ids: any IDGenerator
@@ -52,6 +54,11 @@ public struct MessagingService: Sendable {
     /// How many `sendAll` batches the database failed as a whole since this service started (a deadlock, a lost
     /// connection); their drafts were then stored one transaction each. For operators and tests: it should stay near 0.
     public var sendBatchFallbacks: Int { batchFallbacks.count.load(ordering: .relaxed) }
+
+    /// How many sends (or pipelined runs) on PostgreSQL found their conversation changed between their checks and
+    /// their one-statement write since this service started, and were stored under the conversation's lock instead
+    /// (one more round trip and a transaction). It grows with several people writing to one conversation at once.
+    public var sendsStoredUnderLock: Int { optimisticStores.changed.load(ordering: .relaxed) }
 
     /// `policy` reviews every message and edit before it is stored (risk control, the platform's hook).
     public init(database: Database, outbox: any EventOutbox, users: any UserDirectory, clock: any WallClock,
@@ -253,6 +260,10 @@ public struct MessagingService: Sendable {
 }
 
 /// A counter shared by the copies of a `MessagingService` (a struct).
+final class OptimisticStores: Sendable {
+    let changed = Atomic<Int>(0)
+}
+
 final class BatchFallbacks: Sendable {
     let count = Atomic<Int>(0)
 }

@@ -320,8 +320,8 @@ struct MessagingStore: Sendable {
     /// Appends messages of one sender as the next items of `conversation`, which the caller read under its row
     /// lock in this transaction (so `lastSeq + 1` onwards are free), with one statement per table whatever their
     /// number: the items, the conversation's counters, `reader`'s read position (the sender's: your own message is
-    /// read by you), the members' feeds and the events; on PostgreSQL one round trip for the first three and one
-    /// for the feeds. Events go last: their append lock is held until the commit. Returns the stored items.
+    /// read by you), the members' feeds and the events; on PostgreSQL all in one statement. Events go last: their
+    /// append lock is held until the commit. Returns the stored items.
     func appendMessages(
         _ drafts: [MessageDraft], to conversation: Conversation, senderID: String, actor: String, readBy reader: UserID?,
         at now: Date, on sql: any SQLDatabase
@@ -329,65 +329,117 @@ struct MessagingStore: Sendable {
         guard !drafts.isEmpty else { return [] }
         // As it reads back from the database (milliseconds), so the fan-out's copy equals the stored one.
         let now = Date(unixMilliseconds: now.unixMilliseconds)
-        let items = drafts.enumerated().map { offset, draft in
+        let items = newItems(drafts, after: conversation, senderID: senderID, at: now)
+        let events = items.map { messageCreated($0, actor: actor) }
+        guard database.engine == .sqlite else {
+            let rows = try await sql.all(try postgresAppend(items, to: conversation, readBy: reader, events: events, at: now, ifUnchanged: false))
+            outbox.appended(events)
+            return Self.forFanOut(items, heads: try rows.compactMap(Self.decodeHead))
+        }
+        let lastSeq = items[items.count - 1].seq
+        try await sql.run(try itemsInsert(items))
+        try await sql.run(Self.advanceStatement(conversation.id, to: lastSeq, at: now))
+        if let reader { try await sql.run(Self.advanceReadStatement(conversation.id, reader, to: lastSeq)) }
+        let heads = try await appendFeed(
+            recipients: .membersOf(conversation.id, plus: []), conversationID: conversation.id, seqs: items.map(\.seq), kind: "item",
+            at: now, on: sql
+        )
+        try await outbox.append(events, on: sql)
+        return Self.forFanOut(items, heads: heads)
+    }
+
+    /// PostgreSQL, outside a transaction: `appendMessages` as one statement that writes only if the conversation's
+    /// `last_seq` is still `conversation.lastSeq`, read before without a lock. Every change to a conversation's
+    /// members, their roles and mutes, or its state appends an item, so an unchanged `last_seq` means that what the
+    /// caller checked against `conversation` (and the sender's membership read with it) still holds, as it would
+    /// under the lock. Returns nil, having written nothing, when it moved.
+    func appendMessagesIfUnchanged(
+        _ drafts: [MessageDraft], to conversation: Conversation, senderID: String, actor: String, readBy reader: UserID?,
+        at now: Date, on sql: any SQLDatabase
+    ) async throws -> [ItemForFanOut]? {
+        guard !drafts.isEmpty, database.engine == .postgres else { return nil }
+        let now = Date(unixMilliseconds: now.unixMilliseconds)
+        let items = newItems(drafts, after: conversation, senderID: senderID, at: now)
+        let events = items.map { messageCreated($0, actor: actor) }
+        let rows = try await sql.all(try postgresAppend(items, to: conversation, readBy: reader, events: events, at: now, ifUnchanged: true))
+        // A written append returns the events' row at least (see postgresAppend).
+        guard !rows.isEmpty else { return nil }
+        outbox.appended(events)
+        return Self.forFanOut(items, heads: try rows.compactMap(Self.decodeHead))
+    }
+
+    /// The items of `drafts`, numbered after `conversation.lastSeq`.
+    private func newItems(_ drafts: [MessageDraft], after conversation: Conversation, senderID: String, at now: Date) -> [Item] {
+        drafts.enumerated().map { offset, draft in
             Item(
                 conversationID: conversation.id, seq: conversation.lastSeq + 1 + Int64(offset), id: ids.next(prefix: "m_"), kind: draft.kind,
                 senderID: senderID, clientMsgID: draft.clientMsgID, body: draft.body, replyTo: draft.replyTo, mentions: draft.mentions,
                 forwardedFrom: draft.forwardedFrom, targetID: nil, createdAt: now, editedAt: nil, recalledAt: nil
             )
         }
-        let lastSeq = items[items.count - 1].seq
-        var advance = BulkSQL("UPDATE messaging_conversations SET last_seq = ")
-        advance.bind(lastSeq)
-        advance.append(", last_activity_at = ")
-        advance.bind(now.unixMilliseconds)
-        advance.append(" WHERE id = ")
-        advance.bind(conversation.id)
-        let read = reader.map { Self.advanceReadStatement(conversation.id, $0, to: lastSeq) }
-        let seqs = items.map(\.seq)
-        let events = items.map { messageCreated($0, actor: actor) }
-        let heads: [(user: UserID, head: Int64)]
-        if database.engine == .postgres {
-            // One round trip for everything: the items, the conversation's new seq, the read position, the feeds and the
-            // events (data-modifying CTEs). The events' clauses take the log's append lock only after every other
-            // clause has taken its row locks, the order every transaction keeps.
-            var statement = BulkSQL("WITH advanced AS (") + advance + " RETURNING 1)"
-            var gates = ["advanced", "stored", "h", "fed"]
-            if let read {
-                statement = statement + ", seen AS (" + read + " RETURNING 1)"
-                gates.append("seen")
-            }
-            statement = statement + ", stored AS (" + (try itemsInsert(items)) + " RETURNING 1), "
-            statement = statement + feedClauses(recipients: .membersOf(conversation.id, plus: []), conversationID: conversation.id,
-                                                seqs: seqs, kind: "item", at: now)
-            let appending = outbox.appendClauses(events, after: gates)
-            statement = statement + ", " + appending.definitions
-            statement.append(" SELECT user_id, head FROM h UNION ALL SELECT NULL, NULL FROM \(appending.notified)")
-            heads = try await sql.all(statement).compactMap(Self.decodeHead)
-            outbox.appended(events)
-        } else {
-            try await sql.run(try itemsInsert(items))
-            try await sql.run(advance)
-            if let read { try await sql.run(read) }
-            heads = try await appendFeed(
-                recipients: .membersOf(conversation.id, plus: []), conversationID: conversation.id, seqs: seqs, kind: "item", at: now, on: sql
-            )
-            try await outbox.append(events, on: sql)
-        }
-        // Item k (0-based) is at `head - count + 1 + k` in each recipient's feed (see appendFeed).
+    }
+
+    /// Item k (0-based) of a run is at `head - count + 1 + k` in each recipient's feed (see appendFeed).
+    private static func forFanOut(_ items: [Item], heads: [(user: UserID, head: Int64)]) -> [ItemForFanOut] {
         let count = Int64(items.count)
         return items.enumerated().map { offset, item in
             ItemForFanOut(item: item, recipients: heads.map { ($0.user, $0.head - count + 1 + Int64(offset)) })
         }
     }
 
-    /// The statement inserting item rows, all in one.
-    private func itemsInsert(_ items: [Item]) throws -> BulkSQL {
+    /// The UPDATE that gives a conversation its new `last_seq`.
+    private static func advanceStatement(_ conversationID: String, to lastSeq: Int64, at now: Date) -> BulkSQL {
+        var advance = BulkSQL("UPDATE messaging_conversations SET last_seq = ")
+        advance.bind(lastSeq)
+        advance.append(", last_activity_at = ")
+        advance.bind(now.unixMilliseconds)
+        advance.append(" WHERE id = ")
+        advance.bind(conversationID)
+        return advance
+    }
+
+    /// PostgreSQL: the items, the conversation's new seq, the read position, the feeds and the events in one statement
+    /// (data-modifying CTEs). The events' clauses take the log's append lock only after every other clause has taken
+    /// its row locks, the order every transaction keeps (conversation, member, feed heads, then the log). With
+    /// `ifUnchanged`, the conversation's UPDATE also requires its `last_seq` to be the one the items were numbered
+    /// after, and every other clause requires that UPDATE's row: the statement then takes the conversation's lock
+    /// first, and writes nothing when it moved. It returns the moved feed heads (`user_id, head`) and one row without a
+    /// user once the events are appended.
+    private func postgresAppend(
+        _ items: [Item], to conversation: Conversation, readBy reader: UserID?, events: [NewEvent], at now: Date, ifUnchanged: Bool
+    ) throws -> BulkSQL {
+        let lastSeq = items[items.count - 1].seq
+        var statement = BulkSQL("WITH advanced AS (") + Self.advanceStatement(conversation.id, to: lastSeq, at: now)
+        if ifUnchanged {
+            statement.append(" AND last_seq = ")
+            statement.bind(conversation.lastSeq)
+        }
+        statement.append(" RETURNING 1)")
+        let condition = ifUnchanged ? "advanced" : nil
+        let onlyIfAdvanced = ifUnchanged ? " AND EXISTS (SELECT 1 FROM advanced)" : ""
+        var gates = ["advanced", "stored", "h", "fed"]
+        if let reader {
+            statement = statement + ", seen AS (" + Self.advanceReadStatement(conversation.id, reader, to: lastSeq) + onlyIfAdvanced + " RETURNING 1)"
+            gates.append("seen")
+        }
+        statement = statement + ", stored AS (" + (try itemsInsert(items, onlyIf: condition)) + " RETURNING 1), "
+        statement = statement + feedClauses(recipients: .membersOf(conversation.id, plus: []), conversationID: conversation.id,
+                                            seqs: items.map(\.seq), kind: "item", at: now, onlyIf: condition)
+        let appending = outbox.appendClauses(events, after: gates, onlyIf: condition)
+        statement = statement + ", " + appending.definitions
+        statement.append(" SELECT user_id, head FROM h UNION ALL SELECT NULL, NULL FROM \(appending.notified)")
+        return statement
+    }
+
+    /// The statement inserting item rows, all in one; with `onlyIf`, only when that clause yields a row.
+    private func itemsInsert(_ items: [Item], onlyIf condition: String? = nil) throws -> BulkSQL {
         var statement = BulkSQL("""
             INSERT INTO messaging_items (conversation_id, seq, id, kind, sender_id, client_msg_id, body, reply_to, mentions,
                 forwarded_from, target_id, created_at, counts_unread)
-            VALUES
             """)
+        // A SELECT from the VALUES list can carry the condition; its columns all take their binds' types, and a NULL
+        // bind's (unknown) becomes text, which every nullable column here is.
+        statement.append(condition == nil ? " VALUES" : " SELECT * FROM (VALUES")
         for (index, item) in items.enumerated() {
             statement.append(index > 0 ? ", " : " ")
             let mentionsText = try JSONValue.array(item.mentions.map { .string($0) }).jsonText()
@@ -396,6 +448,7 @@ struct MessagingStore: Sendable {
                 item.replyTo, mentionsText, item.forwardedFrom, item.targetID, item.createdAt.unixMilliseconds, item.kind.countsUnread,
             ])
         }
+        if let condition { statement.append(") AS v WHERE EXISTS (SELECT 1 FROM \(condition))") }
         return statement
     }
 
@@ -478,12 +531,16 @@ struct MessagingStore: Sendable {
 
     /// PostgreSQL: `appendFeed` as two `WITH` clauses, `h` (the recipients' moved heads: `user_id, head`) and `fed`
     /// (the entries; `RETURNING 1`). The heads are locked in user-id order (the subquery's), moved, and the entries
-    /// written from the moved heads. `recipients` must not be an empty list of users.
-    func feedClauses(recipients: FeedRecipients, conversationID: String, seqs: [Int64], kind: String, at now: Date) -> BulkSQL {
+    /// written from the moved heads. `recipients` must not be an empty list of users. With `onlyIf`, no head moves
+    /// unless that clause yields a row.
+    func feedClauses(
+        recipients: FeedRecipients, conversationID: String, seqs: [Int64], kind: String, at now: Date, onlyIf condition: String? = nil
+    ) -> BulkSQL {
         var statement = BulkSQL("h AS (UPDATE messaging_feed_heads SET head = head + ")
         statement.bind(seqs.count)
         statement.append(" FROM (SELECT user_id FROM messaging_feed_heads WHERE ")
         statement = statement + Self.feedRecipientFilter(recipients)
+        if let condition { statement.append(" AND EXISTS (SELECT 1 FROM \(condition))") }
         statement.append(" ORDER BY user_id FOR UPDATE) AS locked WHERE messaging_feed_heads.user_id = locked.user_id")
         statement.append(" RETURNING messaging_feed_heads.user_id, messaging_feed_heads.head), fed AS (")
         statement = statement + Self.feedInsert + feedEntries(conversationID: conversationID, seqs: seqs, kind: kind, at: now, heads: "h")

@@ -85,6 +85,10 @@ public enum ParleyServer {
                               help: "Batches of pipelined sends the database failed since start (then stored one send at a time).") {
             Double(services.messaging.sendBatchFallbacks)
         }
+        metrics.registerGauge("parley_sends_stored_under_lock",
+                              help: "PostgreSQL sends whose conversation changed between their checks and their write since start.") {
+            Double(services.messaging.sendsStoredUnderLock)
+        }
         let app = Application(
             router: router,
             server: gateway.serverBuilder,

@@ -36,8 +36,9 @@ public protocol EventOutbox: Sendable {
     /// PostgreSQL: what `append` does, as `WITH` clauses for a statement of the caller's, so that a change and its
     /// events take one round trip. The log's append lock is taken only once every clause named in `gates` (each
     /// with a `RETURNING` list) has run: the caller's row locks come first, then the log's lock, in every
-    /// transaction, or two could deadlock. Call `appended` once the statement has run.
-    func appendClauses(_ events: [NewEvent], after gates: [String]) -> EventAppendClauses
+    /// transaction, or two could deadlock. With `onlyIf`, nothing is appended (and no lock taken) unless that clause
+    /// yields a row. Call `appended` once the statement has run and appended.
+    func appendClauses(_ events: [NewEvent], after gates: [String], onlyIf condition: String?) -> EventAppendClauses
 
     /// The bookkeeping `append` does after its statement, for a caller that ran `appendClauses`.
     func appended(_ events: [NewEvent])
@@ -47,7 +48,7 @@ public protocol EventOutbox: Sendable {
 public struct EventAppendClauses: Sendable {
     /// `name AS (...)` definitions, comma-separated, to follow the caller's own in its `WITH` list.
     public var definitions: BulkSQL
-    /// The clause the caller's main query must read (it yields one row): it sends the NOTIFY, and PostgreSQL
+    /// The clause the caller's main query must read (it yields one row once the events are appended): it sends the NOTIFY, and PostgreSQL
     /// evaluates a plain `SELECT` in `WITH` only when it is read.
     public var notified: String
 
@@ -58,6 +59,10 @@ public struct EventAppendClauses: Sendable {
 }
 
 extension EventOutbox {
+    public func appendClauses(_ events: [NewEvent], after gates: [String]) -> EventAppendClauses {
+        appendClauses(events, after: gates, onlyIf: nil)
+    }
+
     public func append(_ event: NewEvent, on sql: any SQLDatabase) async throws {
         try await append([event], on: sql)
     }
