@@ -71,34 +71,41 @@ extension MessagingService {
     /// and each draft gets exactly the outcome `prepare` would have given it alone.
     func prepareRun(_ drafts: [MessageDraft], by actor: MessagingActor) async -> [Result<PreparedSend, any Error>] {
         guard let conversationID = drafts.first?.conversationID else { return [] }
+        // The content policy may share lookups (the sender's sanctions) across the run's drafts, and begins them now,
+        // while the conversation is read.
+        let review = ContentReviewRun()
+        return await ContentReviewRun.$current.withValue(review) {
+            if case .user = actor { policy.prefetch(actor: actor.label, context: ["conversation_id": .string(conversationID)]) }
+            let (target, originals) = await sharedReads(drafts, of: conversationID, by: actor)
+            return await prepareEach(drafts, of: conversationID, by: actor, target: target, originals: originals)
+        }
+    }
+
+    /// What a run's checks read once: the conversation as its sender sees it, and the sender's stored items under the
+    /// run's client ids.
+    private func sharedReads(_ drafts: [MessageDraft], of conversationID: String, by actor: MessagingActor) async
+        -> (Result<MessagingStore.SendTarget?, any Error>?, Result<[String: Item], any Error>) {
         let clientMsgIDs = drafts.compactMap(\.clientMsgID)
-        var target: Result<MessagingStore.SendTarget?, any Error>?
-        let originals: Result<[String: Item], any Error>
-        if case .user(let user) = actor {
-            // A member's send reads its conversation, membership and whether any of its client ids is already stored in
-            // one statement; the stored items themselves only for a retry. (Conversations are never deleted: no
-            // conversation, no stored items.)
-            let read = await Self.outcome {
-                try await store.sendTarget(conversationID, sender: user, lock: false, retriesOf: clientMsgIDs, on: database.sql)
-            }
-            target = read
-            switch read {
-            case .success(let found?) where found.hasStoredRetries:
-                originals = await Self.outcome {
-                    try await store.itemsByClientMsgIDs(conversationID, sender: actor.senderID, clientMsgIDs, on: database.sql)
-                }
-            case .success: originals = .success([:])
-            case .failure(let error): originals = .failure(error)
-            }
-        } else {
-            originals = clientMsgIDs.isEmpty ? .success([:]) : await Self.outcome {
+        guard case .user(let user) = actor else {
+            let originals: Result<[String: Item], any Error> = clientMsgIDs.isEmpty ? .success([:]) : await Self.outcome {
                 try await store.itemsByClientMsgIDs(conversationID, sender: actor.senderID, clientMsgIDs, on: database.sql)
             }
+            return (nil, originals)
         }
-        // The content policy may share lookups (the sender's sanctions) across the run's drafts.
-        let review = drafts.count > 1 ? ContentReviewRun() : nil
-        return await ContentReviewRun.$current.withValue(review) {
-            await prepareEach(drafts, of: conversationID, by: actor, target: target, originals: originals)
+        // A member's send reads its conversation, membership, blocks with a direct peer and whether any of its
+        // client ids is already stored in one statement; the stored items themselves only for a retry.
+        // (Conversations are never deleted: no conversation, no stored items.)
+        let target = await Self.outcome {
+            try await store.sendTarget(conversationID, sender: user, lock: false, retriesOf: clientMsgIDs,
+                                       blocks: blocks as? any BlockRelationsInSQL, on: database.sql)
+        }
+        switch target {
+        case .success(let found?) where found.hasStoredRetries:
+            return (target, await Self.outcome {
+                try await store.itemsByClientMsgIDs(conversationID, sender: actor.senderID, clientMsgIDs, on: database.sql)
+            })
+        case .success: return (target, .success([:]))
+        case .failure(let error): return (target, .failure(error))
         }
     }
 
@@ -141,7 +148,9 @@ extension MessagingService {
         guard let target else { throw ParleyError.conversationNotFound(conversationID) }
         guard target.membership?.active == true else { throw ParleyError.notMember(conversationID) }
         guard target.conversation.type == .direct, let peer = target.peer else { return SharedSendChecks(conversation: target.conversation) }
-        if try await blocks.eitherBlocks(user, peer) { throw ParleyError.blocked }
+        let blocked: Bool
+        if let known = target.peerBlocked { blocked = known } else { blocked = try await blocks.eitherBlocks(user, peer) }
+        if blocked { throw ParleyError.blocked }
         return SharedSendChecks(conversation: target.conversation, peer: peer)
     }
 

@@ -136,8 +136,9 @@ struct MessagingStore: Sendable {
     /// With `lock`, the conversation row stays locked until the transaction ends (seq allocation).
     /// With `retriesOf`, it also tells whether the sender already stored an item under any of those client ids:
     /// a retry is rare, so the items themselves are read only when it says so, and a send costs one read less.
+    /// With `blocks`, it also tells whether the sender and the direct peer block each other.
     func sendTarget(_ id: String, sender: UserID?, lock: Bool, retriesOf clientMsgIDs: [String] = [],
-                    on sql: any SQLDatabase) async throws -> SendTarget? {
+                    blocks: (any BlockRelationsInSQL)? = nil, on sql: any SQLDatabase) async throws -> SendTarget? {
         let suffix = lock ? database.engine.forUpdate(of: "c") : ""
         let senderID = sender?.rawValue ?? ""
         let retries: SQLQueryString = clientMsgIDs.isEmpty ? "" : """
@@ -146,22 +147,23 @@ struct MessagingStore: Sendable {
                 AND i.client_msg_id IN (\(SQLList(clientMsgIDs.map { SQLBind($0) })))
             ) AS has_stored_retries
             """
+        let blocked: SQLQueryString = blocks.map { ", \($0.eitherBlocksCondition(senderID, otherColumn: "p.user_id")) AS peer_blocked" } ?? ""
+        // A direct conversation has two members: the join finds the peer of a member, and no row for a group.
         guard let row = try await sql.raw("""
             SELECT c.*, m.user_id, m.role, m.joined_at, m.visible_after_seq, m.read_seq, m.muted_until, m.notifications_muted,
-                m.pinned, m.active,
-                CASE WHEN c.type = \(bind: ConversationType.direct.rawValue) THEN (
-                    SELECT p.user_id FROM messaging_members p
-                    WHERE p.conversation_id = c.id AND p.active = \(bind: true) AND p.user_id <> \(bind: senderID) LIMIT 1
-                ) END AS peer_id\(retries)
+                m.pinned, m.active, p.user_id AS peer_id\(retries)\(blocked)
             FROM messaging_conversations c
             LEFT JOIN messaging_members m ON m.conversation_id = c.id AND m.user_id = \(bind: senderID)
+            LEFT JOIN messaging_members p ON c.type = \(bind: ConversationType.direct.rawValue) AND p.conversation_id = c.id
+                AND p.active = \(bind: true) AND p.user_id <> \(bind: senderID)
             WHERE c.id = \(bind: id)\(unsafeRaw: suffix)
             """).first() else { return nil }
         let membership = try row.decodeNil(column: "user_id")
             ? nil : (member: try Self.decodeMember(row), active: try row.decode(column: "active", as: Bool.self))
         return SendTarget(conversation: try Self.decodeConversation(row), membership: membership,
                           peer: try row.decodeOptional("peer_id", as: String.self).map(UserID.init(trusted:)),
-                          hasStoredRetries: clientMsgIDs.isEmpty ? false : try row.decode(column: "has_stored_retries", as: Bool.self))
+                          hasStoredRetries: clientMsgIDs.isEmpty ? false : try row.decode(column: "has_stored_retries", as: Bool.self),
+                          peerBlocked: blocks == nil ? nil : try row.decode(column: "peer_blocked", as: Bool.self))
     }
 
     /// Locks the conversation rows of `ids` in id order until the transaction ends (PostgreSQL; nothing to do on
@@ -180,6 +182,8 @@ struct MessagingStore: Sendable {
         var peer: UserID?
         /// Whether the sender stored an item under one of the client ids asked about (`retriesOf`).
         var hasStoredRetries = false
+        /// Whether the sender and `peer` block each other, when asked (`blocks`).
+        var peerBlocked: Bool?
     }
 
     func directConversationID(key: String, on sql: any SQLDatabase) async throws -> String? {

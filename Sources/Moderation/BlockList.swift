@@ -94,3 +94,14 @@ public struct BlockList: BlockRelations {
               createdAt: try row.decodeDate("created_at"))
     }
 }
+
+extension BlockList: BlockRelationsInSQL {
+    public func eitherBlocksCondition(_ user: String, otherColumn column: String) -> BulkSQL {
+        var condition = BulkSQL("EXISTS (SELECT 1 FROM moderation_blocks b WHERE (b.blocker = ")
+        condition.bind(user)
+        condition.append(" AND b.blocked = \(column)) OR (b.blocker = \(column) AND b.blocked = ")
+        condition.bind(user)
+        condition.append("))")
+        return condition
+    }
+}

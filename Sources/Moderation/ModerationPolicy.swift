@@ -26,11 +26,26 @@ public struct ModerationPolicy: ContentPolicy {
         self.flood = flood
     }
 
+    /// The author's sanctions are read while the sender's conversation is (they decide alone whether anything else
+    /// of the review runs).
+    public func prefetch(actor: String, context: [String: JSONValue]) {
+        guard let author = userID(fromLabel: actor) else { return }
+        let conversationID = context["conversation_id"]?.stringValue
+        let service = service
+        ContentReviewRun.current?.start(Self.sanctionKey(author, conversationID)) {
+            try await service.activeSanction(of: author, in: conversationID)
+        }
+    }
+
+    private static func sanctionKey(_ author: UserID, _ conversationID: String?) -> String {
+        "sanction \(author.rawValue) \(conversationID ?? "")"
+    }
+
     public func review(_ submission: ContentSubmission) async throws -> ContentVerdict {
         guard let author = userID(fromLabel: submission.actor) else { return .allow }
         let subject = "user:\(author.rawValue)"
         let conversationID = submission.context["conversation_id"]?.stringValue
-        let sanction = try await ContentReviewRun.shared("sanction \(author.rawValue) \(conversationID ?? "")") {
+        let sanction = try await ContentReviewRun.shared(Self.sanctionKey(author, conversationID)) {
             try await service.activeSanction(of: author, in: conversationID)
         }
         if let sanction {

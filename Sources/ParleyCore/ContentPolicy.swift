@@ -35,6 +35,15 @@ public enum ContentVerdict: Sendable, Equatable {
 /// before-send hook, ...).
 public protocol ContentPolicy: Sendable {
     func review(_ submission: ContentSubmission) async throws -> ContentVerdict
+
+    /// Starts, in the current `ContentReviewRun`, the reads a review of `actor`'s submissions with `context` will
+    /// need (the author's sanctions), so that they run while the caller reads what it needs itself; the review then
+    /// waits for them. Decides nothing. Nothing happens outside a run.
+    func prefetch(actor: String, context: [String: JSONValue])
+}
+
+extension ContentPolicy {
+    public func prefetch(actor: String, context: [String: JSONValue]) {}
 }
 
 /// Lets everything through: the policy when nothing is configured.
@@ -66,6 +75,10 @@ public struct ContentPolicyChain: ContentPolicy {
             }
         }
         return rewritten ? .rewrite(current.body) : .allow
+    }
+
+    public func prefetch(actor: String, context: [String: JSONValue]) {
+        for policy in policies { policy.prefetch(actor: actor, context: context) }
     }
 }
 
@@ -101,11 +114,24 @@ public final class ContentReviewRun: Sendable {
         return try await run.memoized(key, compute)
     }
 
-    /// The value remembered under `key` for this run, computed by `compute` the first time.
+    /// The value remembered under `key` for this run, computed by `compute` the first time (or by the computation
+    /// `start` began under it).
     public func memoized<Value: Sendable>(_ key: String, _ compute: () async throws -> Value) async throws -> Value {
-        if let memo = memos.withLock({ $0[key] }) as? Memo<Value> { return memo.value }
+        switch memos.withLock({ $0[key] }) {
+        case let memo as Memo<Value>: return memo.value
+        case let started as Task<Value, any Error>: return try await started.value
+        default: break
+        }
         let value = try await compute()
         memos.withLock { $0[key] = Memo(value: value) }
         return value
+    }
+
+    /// Begins computing the value of `key` now, in a task of its own, unless it is known or begun already.
+    public func start<Value: Sendable>(_ key: String, _ compute: @escaping @Sendable () async throws -> Value) {
+        memos.withLock { memos in
+            guard memos[key] == nil else { return }
+            memos[key] = Task { try await compute() }
+        }
     }
 }

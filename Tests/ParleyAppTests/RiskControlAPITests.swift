@@ -105,4 +105,26 @@ import Testing
             #expect((audit.body["items"]?.arrayCount ?? 0) >= 1)
         }
     }
+
+    /// The send path reads a block between the members of a direct conversation in the same statement as the
+    /// conversation itself (`BlockRelationsInSQL`): a block either way stops both, and lifting it lets both write again.
+    @Test(arguments: TestDatabases.engines)
+    func aBlockInAnExistingDirectConversationStopsBothSendersUntilLifted(engine: DatabaseEngine) async throws {
+        try await TestApp.run(engine) { app, client in
+            let alice = try await app.userToken("alice", client: client)
+            let bob = try await app.userToken("bob", client: client)
+            let created = try await client.json(.post, "/v1/conversations", bearer: alice, body: ["type": "direct", "members": ["bob"]])
+            let conversation = try #require(created.body["id"]?.stringValue)
+            #expect(try await send(client, alice, conversation, "a1", "before").status == .created)
+            #expect(try await client.json(.put, "/v1/blocks/alice", bearer: bob).status.code < 300)
+            let fromAlice = try await send(client, alice, conversation, "a2", "while blocked")
+            #expect(fromAlice.status == .forbidden)
+            #expect(fromAlice.errorCode == "moderation.blocked")
+            let fromBob = try await send(client, bob, conversation, "b1", "while blocking")
+            #expect(fromBob.errorCode == "moderation.blocked")
+            #expect(try await client.json(.delete, "/v1/blocks/alice", bearer: bob).status.code < 300)
+            #expect(try await send(client, alice, conversation, "a3", "after").status == .created)
+            #expect(try await texts(client, bob, conversation) == ["before", "after"])
+        }
+    }
 }
