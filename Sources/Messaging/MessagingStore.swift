@@ -136,7 +136,7 @@ struct MessagingStore: Sendable {
     /// With `lock`, the conversation row stays locked until the transaction ends (seq allocation).
     /// With `retriesOf`, it also tells whether the sender already stored an item under any of those client ids:
     /// a retry is rare, so the items themselves are read only when it says so, and a send costs one read less.
-    /// With `blocks`, it also tells whether the sender and the direct peer block each other.
+    /// With `blocks` (and without `lock`), it also tells whether the sender and the direct peer block each other.
     func sendTarget(_ id: String, sender: UserID?, lock: Bool, retriesOf clientMsgIDs: [String] = [],
                     blocks: (any BlockRelationsInSQL)? = nil, on sql: any SQLDatabase) async throws -> SendTarget? {
         let suffix = lock ? database.engine.forUpdate(of: "c") : ""
@@ -147,17 +147,30 @@ struct MessagingStore: Sendable {
                 AND i.client_msg_id IN (\(SQLList(clientMsgIDs.map { SQLBind($0) })))
             ) AS has_stored_retries
             """
-        let blocked: SQLQueryString = blocks.map { ", \($0.eitherBlocksCondition(senderID, otherColumn: "p.user_id")) AS peer_blocked" } ?? ""
-        // A direct conversation has two members: the join finds the peer of a member, and no row for a group.
-        guard let row = try await sql.raw("""
+        let select: SQLQueryString = """
             SELECT c.*, m.user_id, m.role, m.joined_at, m.visible_after_seq, m.read_seq, m.muted_until, m.notifications_muted,
-                m.pinned, m.active, p.user_id AS peer_id\(retries)\(blocked)
+                m.pinned, m.active,
+                CASE WHEN c.type = \(bind: ConversationType.direct.rawValue) THEN (
+                    SELECT p.user_id FROM messaging_members p
+                    WHERE p.conversation_id = c.id AND p.active = \(bind: true) AND p.user_id <> \(bind: senderID) LIMIT 1
+                ) END AS peer_id\(retries)
             FROM messaging_conversations c
             LEFT JOIN messaging_members m ON m.conversation_id = c.id AND m.user_id = \(bind: senderID)
-            LEFT JOIN messaging_members p ON c.type = \(bind: ConversationType.direct.rawValue) AND p.conversation_id = c.id
-                AND p.active = \(bind: true) AND p.user_id <> \(bind: senderID)
-            WHERE c.id = \(bind: id)\(unsafeRaw: suffix)
-            """).first() else { return nil }
+            WHERE c.id = \(bind: id)
+            """
+        // The peer is looked for only in a direct conversation, and blocks only when there is one (a join would
+        // walk a group's members on every send).
+        let blocks = lock ? nil : blocks
+        let query: SQLQueryString = if let blocks {
+            """
+            SELECT t.*, CASE WHEN t.peer_id IS NULL THEN \(bind: false)
+                ELSE \(blocks.eitherBlocksCondition(senderID, otherColumn: "t.peer_id")) END AS peer_blocked
+            FROM (\(select)) AS t
+            """
+        } else {
+            "\(select)\(unsafeRaw: suffix)"
+        }
+        guard let row = try await sql.raw(query).first() else { return nil }
         let membership = try row.decodeNil(column: "user_id")
             ? nil : (member: try Self.decodeMember(row), active: try row.decode(column: "active", as: Bool.self))
         return SendTarget(conversation: try Self.decodeConversation(row), membership: membership,

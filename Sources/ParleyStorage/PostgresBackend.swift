@@ -110,8 +110,17 @@ struct PooledPostgresSQLDatabase: SQLDatabase {
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        try await client.withConnection { connection in
-            try await NamingPostgresSQLDatabase(connection: connection, names: names).execute(sql: query, onRow)
+        do {
+            try await client.withConnection { connection in
+                try await NamingPostgresSQLDatabase(connection: connection, names: names).execute(sql: query, onRow)
+            }
+        } catch where PostgresNamedStatements.retiresName(error) {
+            // A statement of its own that failed was rolled back whole, so it may run again: unnamed now if it was
+            // named (its name was just retired, e.g. a cached plan that another node's migration outdated), and it
+            // fails the same way again if the name was not the cause. Inside a transaction the caller decides.
+            try await client.withConnection { connection in
+                try await NamingPostgresSQLDatabase(connection: connection, names: names).execute(sql: query, onRow)
+            }
         }
     }
 

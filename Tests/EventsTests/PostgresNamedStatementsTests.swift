@@ -92,4 +92,21 @@ struct PostgresNamedStatementsTests {
             }
         }
     }
+
+    @Test func aStatementOfItsOwnDoesNotFailWhenAColumnIsAdded() async throws {
+        try await TestDatabases.withDatabase(.postgres, migrations: []) { database in
+            let names = try Self.names(of: database)
+            try await database.sql.raw("CREATE TABLE pooled_probe (id BIGINT PRIMARY KEY, note TEXT NOT NULL)").run()
+            try await database.sql.raw("INSERT INTO pooled_probe (id, note) VALUES (1, 'one')").run()
+            for _ in 0..<(names.threshold + 5) {
+                _ = try await database.sql.raw("SELECT * FROM pooled_probe WHERE id = \(bind: 1)").all()
+            }
+            try await database.sql.raw("ALTER TABLE pooled_probe ADD COLUMN extra TEXT NOT NULL DEFAULT 'added'").run()
+            // Outside a transaction the refused cached plan is retried unnamed at once: no caller sees it.
+            for _ in 0..<5 {
+                let row = try #require(try await database.sql.raw("SELECT * FROM pooled_probe WHERE id = \(bind: 1)").first())
+                #expect(try row.decode(column: "extra", as: String.self) == "added")
+            }
+        }
+    }
 }
