@@ -48,8 +48,8 @@ public protocol EventOutbox: Sendable {
 public struct EventAppendClauses: Sendable {
     /// `name AS (...)` definitions, comma-separated, to follow the caller's own in its `WITH` list.
     public var definitions: BulkSQL
-    /// The clause the caller's main query must read (it yields one row once the events are appended): it sends the NOTIFY, and PostgreSQL
-    /// evaluates a plain `SELECT` in `WITH` only when it is read.
+    /// The clause the caller's main query must read (it yields one row once the events are appended): it sends the
+    /// NOTIFY, and PostgreSQL evaluates a plain `SELECT` in `WITH` only when it is read.
     public var notified: String
 
     public init(definitions: BulkSQL, notified: String) {
