@@ -20,24 +20,20 @@ extension MessagingService {
     /// sends: one commit (and one write of the pages they share) instead of one per message.
     public func sendAll(_ drafts: [MessageDraft], by actor: MessagingActor) async -> [Result<SendReceipt, any Error>] {
         var outcomes = [Result<SendReceipt, any Error>?](repeating: nil, count: drafts.count)
-        var ready: [(index: Int, draft: MessageDraft)] = []
-        var targets: [MessagingStore.SendTarget?] = []
+        var ready: [(index: Int, draft: MessageDraft, target: MessagingStore.SendTarget?)] = []
         for run in Self.runs(of: drafts) {
             for (index, prepared) in zip(run, await prepareRun(Array(drafts[run]), by: actor)) {
                 switch prepared {
                 case .success(.answered(let receipt)): outcomes[index] = .success(receipt)
-                case .success(.ready(let draft, let target)):
-                    ready.append((index, draft))
-                    targets.append(target)
+                case .success(.ready(let draft, let target)): ready.append((index, draft, target))
                 case .failure(let error): outcomes[index] = .failure(error)
                 }
             }
         }
         if !ready.isEmpty {
             do {
-                // A single run has a single target: the conversation as `prepare` read it.
-                let target = Self.runs(of: ready.map(\.draft)).count == 1 ? targets[0] : nil
-                let stored = try await storeReady(ready.map(\.draft), by: actor, unchangedSince: target)
+                // The first draft's read of its conversation; `storeReady` uses it only when every draft is to that one.
+                let stored = try await storeReady(ready.map(\.draft), by: actor, unchangedSince: ready[0].target)
                 for (entry, outcome) in zip(ready, stored) { outcomes[entry.index] = outcome }
             } catch {
                 // The transaction itself failed (the database, not a draft): each draft then gets its own outcome.

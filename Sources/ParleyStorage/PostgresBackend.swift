@@ -111,16 +111,18 @@ struct PooledPostgresSQLDatabase: SQLDatabase {
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         do {
-            try await client.withConnection { connection in
-                try await NamingPostgresSQLDatabase(connection: connection, names: names).execute(sql: query, onRow)
-            }
+            try await executeOnce(query, onRow)
         } catch where PostgresNamedStatements.retiresName(error) {
             // A statement of its own that failed was rolled back whole, so it may run again: unnamed now if it was
             // named (its name was just retired, e.g. a cached plan that another node's migration outdated), and it
             // fails the same way again if the name was not the cause. Inside a transaction the caller decides.
-            try await client.withConnection { connection in
-                try await NamingPostgresSQLDatabase(connection: connection, names: names).execute(sql: query, onRow)
-            }
+            try await executeOnce(query, onRow)
+        }
+    }
+
+    private func executeOnce(_ query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        try await client.withConnection { connection in
+            try await NamingPostgresSQLDatabase(connection: connection, names: names).execute(sql: query, onRow)
         }
     }
 
