@@ -141,12 +141,26 @@ struct MessagingStore: Sendable {
                     blocks: (any BlockRelationsInSQL)? = nil, on sql: any SQLDatabase) async throws -> SendTarget? {
         let suffix = lock ? database.engine.forUpdate(of: "c") : ""
         let senderID = sender?.rawValue ?? ""
-        let retries: SQLQueryString = clientMsgIDs.isEmpty ? "" : """
+        let retries: SQLQueryString = if clientMsgIDs.isEmpty {
+            ""
+        } else if probesEachClientMsgID(clientMsgIDs) {
+            """
+            , EXISTS (
+                SELECT 1 FROM (VALUES \(SQLList(clientMsgIDs.map { SQLGroupExpression(SQLBind($0)) }))) AS k (client_msg_id),
+                LATERAL (
+                    SELECT 1 FROM messaging_items i WHERE i.conversation_id = c.id AND i.sender_id = \(bind: senderID)
+                    AND i.client_msg_id = k.client_msg_id LIMIT 1
+                ) AS stored
+            ) AS has_stored_retries
+            """
+        } else {
+            """
             , EXISTS (
                 SELECT 1 FROM messaging_items i WHERE i.conversation_id = c.id AND i.sender_id = \(bind: senderID)
                 AND i.client_msg_id IN (\(SQLList(clientMsgIDs.map { SQLBind($0) })))
             ) AS has_stored_retries
             """
+        }
         let select: SQLQueryString = """
             SELECT c.*, m.user_id, m.role, m.joined_at, m.visible_after_seq, m.read_seq, m.muted_until, m.notifications_muted,
                 m.pinned, m.active,
@@ -667,15 +681,40 @@ struct MessagingStore: Sendable {
         try await sql.raw("SELECT * FROM messaging_items WHERE id = \(bind: id)").first().map(Self.decodeItem)
     }
 
+    /// Whether a lookup of several client ids should probe the idempotency index once per id (PostgreSQL).
+    ///
+    /// Asked as `client_msg_id IN (...)`, PostgreSQL may read every item the sender has in the conversation and
+    /// compare each with the list, when its statistics (none yet on a new table, averages on a skewed one) promise
+    /// few: a pipelined batch of 100 then cost milliseconds in a long conversation. One probe per id, through a
+    /// `LATERAL` subquery the planner cannot flatten, costs the same whatever the history. SQLite already probes the
+    /// index for each member of an `IN` list.
+    private func probesEachClientMsgID(_ clientMsgIDs: [String]) -> Bool {
+        database.engine == .postgres && clientMsgIDs.count > 1
+    }
+
     /// The items `sender` already stored in a conversation under any of `clientMsgIDs`, by client id.
     func itemsByClientMsgIDs(_ conversationID: String, sender: String, _ clientMsgIDs: [String], on sql: any SQLDatabase) async throws -> [String: Item] {
-        var statement = BulkSQL("SELECT * FROM messaging_items WHERE conversation_id = ")
-        statement.bind(conversationID)
-        statement.append(" AND sender_id = ")
-        statement.bind(sender)
-        statement.append(" AND client_msg_id IN (")
-        statement.list(clientMsgIDs)
-        statement.append(")")
+        var statement: BulkSQL
+        if probesEachClientMsgID(clientMsgIDs) {
+            statement = BulkSQL("SELECT i.* FROM (VALUES ")
+            for (index, clientMsgID) in clientMsgIDs.enumerated() {
+                statement.append(index > 0 ? ", " : "")
+                statement.row([clientMsgID])
+            }
+            statement.append(") AS k (client_msg_id), LATERAL (SELECT * FROM messaging_items WHERE conversation_id = ")
+            statement.bind(conversationID)
+            statement.append(" AND sender_id = ")
+            statement.bind(sender)
+            statement.append(" AND client_msg_id = k.client_msg_id LIMIT 1) AS i")
+        } else {
+            statement = BulkSQL("SELECT * FROM messaging_items WHERE conversation_id = ")
+            statement.bind(conversationID)
+            statement.append(" AND sender_id = ")
+            statement.bind(sender)
+            statement.append(" AND client_msg_id IN (")
+            statement.list(clientMsgIDs)
+            statement.append(")")
+        }
         let rows = try await sql.all(statement)
         var items: [String: Item] = [:]
         for row in rows {
@@ -769,12 +808,9 @@ struct MessagingStore: Sendable {
             ids.isEmpty ? "AND 1 = 0" : "AND m.conversation_id IN (\(SQLList(ids.map { SQLBind($0) })))"
         } ?? ""
         let rows = try await sql.raw("""
-            SELECT m.conversation_id AS conversation_id, COUNT(i.seq) AS unread
+            SELECT m.conversation_id AS conversation_id, \(unreadOfMembership(user)) AS unread
             FROM messaging_members m
-            JOIN messaging_items i ON i.conversation_id = m.conversation_id AND i.seq > m.read_seq
             WHERE m.user_id = \(bind: user.rawValue) AND m.active = \(bind: true) \(restriction)
-            AND i.counts_unread = \(bind: true) AND i.sender_id <> \(bind: user.rawValue)
-            GROUP BY m.conversation_id
             """).all()
         var counts: [String: Int] = [:]
         for row in rows {
@@ -783,14 +819,23 @@ struct MessagingStore: Sendable {
         return counts
     }
 
+    /// The unread messages of membership `m` (of `user`): counted from its read position on, one membership at a time,
+    /// so the work is the unread messages whatever the conversation's history. (Joined with every membership instead,
+    /// PostgreSQL without fresh statistics walked whole conversations and filtered on the read position.)
+    private func unreadOfMembership(_ user: UserID) -> SQLQueryString {
+        """
+        (SELECT COUNT(*) FROM messaging_items i WHERE i.conversation_id = m.conversation_id AND i.seq > m.read_seq
+            AND i.counts_unread = \(bind: true) AND i.sender_id <> \(bind: user.rawValue))
+        """
+    }
+
     /// The badge: unread messages across conversations the user has not muted.
     func badge(for user: UserID, on sql: any SQLDatabase) async throws -> Int {
         let row = try await sql.raw("""
-            SELECT COUNT(i.seq) AS unread
-            FROM messaging_members m
-            JOIN messaging_items i ON i.conversation_id = m.conversation_id AND i.seq > m.read_seq
-            WHERE m.user_id = \(bind: user.rawValue) AND m.active = \(bind: true) AND m.notifications_muted = \(bind: false)
-            AND i.counts_unread = \(bind: true) AND i.sender_id <> \(bind: user.rawValue)
+            SELECT CAST(COALESCE(SUM(t.unread), 0) AS BIGINT) AS unread FROM (
+                SELECT \(unreadOfMembership(user)) AS unread FROM messaging_members m
+                WHERE m.user_id = \(bind: user.rawValue) AND m.active = \(bind: true) AND m.notifications_muted = \(bind: false)
+            ) AS t
             """).first()
         return try row?.decode(column: "unread", as: Int.self) ?? 0
     }
@@ -869,13 +914,28 @@ struct MessagingStore: Sendable {
     }
 
     /// The newest message (not mutation) of each conversation, as of now.
+    ///
+    /// One item per conversation, found by walking its items backwards from the newest and stopping at the first
+    /// message: the work does not grow with the conversation's history. (Comparing every item of the conversation
+    /// with its newest message's seq did, on PostgreSQL.) There a `LATERAL` subquery, which its planner cannot turn
+    /// into a hash join over the whole conversation when its statistics are stale; SQLite has no `LATERAL`, and walks
+    /// back for the seq, then fetches the item by primary key.
     func lastMessages(_ conversationIDs: [String], on sql: any SQLDatabase) async throws -> [String: Item] {
         guard !conversationIDs.isEmpty else { return [:] }
-        let rows = try await sql.raw("""
-            SELECT i.* FROM messaging_items i
-            WHERE i.conversation_id IN (\(SQLList(conversationIDs.map { SQLBind($0) })))
-            AND i.seq = (SELECT MAX(j.seq) FROM messaging_items j WHERE j.conversation_id = i.conversation_id
-                AND j.kind IN (\(SQLList(ItemKind.allCases.filter(\.isMessage).map { SQLBind($0.rawValue) }))))
+        let messageKinds = SQLList(ItemKind.allCases.filter(\.isMessage).map { SQLBind($0.rawValue) })
+        let conversations = SQLList(conversationIDs.map { SQLBind($0) })
+        let rows = try await sql.raw(database.engine == .postgres ? """
+            SELECT i.* FROM messaging_conversations c, LATERAL (
+                SELECT * FROM messaging_items j WHERE j.conversation_id = c.id AND j.kind IN (\(messageKinds)) ORDER BY j.seq DESC LIMIT 1
+            ) AS i
+            WHERE c.id IN (\(conversations))
+            """ : """
+            SELECT i.* FROM messaging_conversations c
+            JOIN messaging_items i ON i.conversation_id = c.id AND i.seq = (
+                SELECT j.seq FROM messaging_items j WHERE j.conversation_id = c.id AND j.kind IN (\(messageKinds))
+                ORDER BY j.seq DESC LIMIT 1
+            )
+            WHERE c.id IN (\(conversations))
             """).all()
         var result: [String: Item] = [:]
         for row in rows {

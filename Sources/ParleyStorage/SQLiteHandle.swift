@@ -80,7 +80,12 @@ final class SQLiteHandle: Sendable {
             let prepared = try preparedStatement(sql, in: &state)
             let statement = prepared.statement
             if onlyIfReadOnly, sqlite_nio_sqlite3_stmt_readonly(statement) == 0 { return false }
+            let workRecorder = StatementWorkRecorder.current
+            if workRecorder != nil { _ = sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_VM_STEP, 1) }
             defer {
+                if let workRecorder {
+                    workRecorder.record(.counted(sql: sql, work: Int(sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_VM_STEP, 1))))
+                }
                 sqlite_nio_sqlite3_reset(statement)
                 sqlite_nio_sqlite3_clear_bindings(statement)
             }

@@ -1,0 +1,88 @@
+import Foundation
+import Messaging
+import ParleyCore
+import ParleyStorage
+import ParleyTestSupport
+import Testing
+
+/// Reads whose cost must not grow with a conversation's history. Each is run on a conversation with one message and
+/// on one with hundreds, and the engine's work for its statements (`Database.statementWork`: SQLite's VM steps,
+/// PostgreSQL's rows per plan node) compared: a query that walks the history passes every functional test and only
+/// shows at scale. Both checks failed on PostgreSQL with the queries they replaced (checked): the last message found
+/// by comparing every item of the conversation with the newest seq, and a retried batch's client ids asked as an `IN`
+/// list, which PostgreSQL without statistics answered by reading every item of the sender. (SQLite's plans for both
+/// were already independent of the history; the checks hold it there.)
+@Suite struct HistoryIndependentReadTests {
+    static let history = 400
+
+    /// The conversations `alice` has with `bob` (one message) and with `carol` (`history` messages, hers).
+    func conversations(_ fx: MessagingFixture) async throws -> (people: [UserID], short: String, long: String) {
+        let people = try await fx.makeUsers("alice", "bob", "carol")
+        let (short, _) = try await fx.service.openDirect(by: .user(people[0]), user: people[0], with: people[1])
+        let (long, _) = try await fx.service.openDirect(by: .user(people[0]), user: people[0], with: people[2])
+        try await fx.text("hello", in: short.id, from: people[0])
+        for batch in 0..<(Self.history / 100) {
+            let drafts = try (0..<100).map { index in
+                try MessageDraft(conversationID: long.id, clientMsgID: "old-\(batch)-\(index)", kind: .text, body: ["text": .string("old \(index)")])
+            }
+            for outcome in await fx.service.sendAll(drafts, by: .user(people[0])) { _ = try outcome.get() }
+        }
+        return (people, short.id, long.id)
+    }
+
+    /// The work of the statements `body` runs, or of its reads that mention `column`.
+    func work(_ fx: MessagingFixture, readingBy column: String? = nil, _ body: () async throws -> Void) async throws -> Int {
+        let statements = try await fx.database.statementWork(of: body)
+        let counted = statements.filter { statement in
+            guard let column else { return true }
+            return statement.sql.hasPrefix("SELECT") && statement.sql.contains(column)
+        }
+        #expect(!counted.isEmpty, "no statement measured")
+        return counted.reduce(0) { $0 + $1.work }
+    }
+
+    @Test(arguments: TestDatabases.engines)
+    func aConversationsSummaryCostsTheSameWhateverItsHistory(engine: DatabaseEngine) async throws {
+        try await MessagingFixture.run(engine) { fx in
+            let (people, short, long) = try await conversations(fx)
+            // With statistics, as autovacuum keeps them: without any, PostgreSQL picks between two indexes of equal
+            // estimated cost for the unread count, one of which filters the whole history.
+            if engine == .postgres { try await fx.database.sql.raw("ANALYZE").run() }
+            var last: [String: String?] = [:]
+            let shortWork = try await work(fx) {
+                last[short] = try await fx.service.conversation(short, for: .user(people[0])).lastMessage?.body["text"]?.stringValue
+            }
+            let longWork = try await work(fx) {
+                last[long] = try await fx.service.conversation(long, for: .user(people[0])).lastMessage?.body["text"]?.stringValue
+            }
+            #expect(last[short] == "hello" && last[long] == "old 99", "the newest message of each")
+            #expect(longWork <= shortWork * 3 / 2, "\(engine): \(longWork) against \(shortWork) with one message")
+        }
+    }
+
+    @Test(arguments: TestDatabases.engines)
+    func aBatchsRetryCheckCostsTheSameWhateverTheHistory(engine: DatabaseEngine) async throws {
+        try await MessagingFixture.run(engine) { fx in
+            let (people, short, long) = try await conversations(fx)
+            func batch(_ conversation: String) throws -> [MessageDraft] {
+                try (0..<20).map { try MessageDraft(conversationID: conversation, clientMsgID: "new-\($0)", kind: .text, body: ["text": "new"]) }
+            }
+            // A new batch (the client ids are looked up and not found), then the same batch again (found: retries).
+            var costs: [String: (new: Int, retried: Int)] = [:]
+            for conversation in [short, long] {
+                var duplicates: [Bool] = []
+                let new = try await work(fx, readingBy: "client_msg_id") {
+                    for outcome in await fx.service.sendAll(try batch(conversation), by: .user(people[0])) { duplicates.append(try outcome.get().duplicate) }
+                }
+                let retried = try await work(fx, readingBy: "client_msg_id") {
+                    for outcome in await fx.service.sendAll(try batch(conversation), by: .user(people[0])) { duplicates.append(try outcome.get().duplicate) }
+                }
+                #expect(duplicates == Array(repeating: false, count: 20) + Array(repeating: true, count: 20))
+                costs[conversation] = (new, retried)
+            }
+            let (shortCost, longCost) = (costs[short]!, costs[long]!)
+            #expect(longCost.new <= shortCost.new * 3 / 2, "\(engine): new batch \(longCost.new) against \(shortCost.new)")
+            #expect(longCost.retried <= shortCost.retried * 3 / 2, "\(engine): retried batch \(longCost.retried) against \(shortCost.retried)")
+        }
+    }
+}
