@@ -222,15 +222,14 @@ public struct MessagingService: Sendable {
         let ids = rows.map(\.0.id)
         let unread = try await store.unreadCounts(for: user, conversationIDs: ids, on: database.sql)
         let last = try await store.lastMessages(ids, on: database.sql)
+        let members = try await store.memberCountsAndPeers(ids, besides: user, on: database.sql)
         var result: [ConversationSummary] = []
         for (conversation, member) in rows {
-            let members = try await store.activeMembers(conversation.id, on: database.sql)
-            let peer = conversation.type == .direct ? members.first(where: { $0.userID != user })?.userID : nil
             var lastMessage = last[conversation.id]
             if let message = lastMessage, message.seq <= member.visibleAfterSeq { lastMessage = nil }
             result.append(ConversationSummary(
-                conversation: conversation, membership: member, memberCount: members.count,
-                unreadCount: unread[conversation.id] ?? 0, lastMessage: lastMessage, peer: peer
+                conversation: conversation, membership: member, memberCount: members[conversation.id]?.count ?? 0,
+                unreadCount: unread[conversation.id] ?? 0, lastMessage: lastMessage, peer: members[conversation.id]?.peer
             ))
         }
         return result

@@ -247,6 +247,32 @@ struct MessagingStore: Sendable {
             """).all().map(Self.decodeMember)
     }
 
+    /// For each of `conversationIDs`: how many active members it has and, for a direct conversation, its active
+    /// member other than `user` (the first by id, as `activeMembers` orders them). One statement for a page of
+    /// conversations, instead of every member of each.
+    func memberCountsAndPeers(_ conversationIDs: [String], besides user: UserID,
+                              on sql: any SQLDatabase) async throws -> [String: (count: Int, peer: UserID?)] {
+        guard !conversationIDs.isEmpty else { return [:] }
+        let rows = try await sql.raw("""
+            SELECT c.id AS conversation_id,
+                (SELECT COUNT(*) FROM messaging_members p WHERE p.conversation_id = c.id AND p.active = \(bind: true)) AS member_count,
+                CASE WHEN c.type = \(bind: ConversationType.direct.rawValue) THEN (
+                    SELECT p.user_id FROM messaging_members p
+                    WHERE p.conversation_id = c.id AND p.active = \(bind: true) AND p.user_id <> \(bind: user.rawValue)
+                    ORDER BY p.user_id LIMIT 1
+                ) END AS peer_id
+            FROM messaging_conversations c WHERE c.id IN (\(SQLList(conversationIDs.map { SQLBind($0) })))
+            """).all()
+        var result: [String: (count: Int, peer: UserID?)] = [:]
+        for row in rows {
+            result[try row.decode(column: "conversation_id", as: String.self)] = (
+                try row.decode(column: "member_count", as: Int.self),
+                try row.decodeOptional("peer_id", as: String.self).map(UserID.init(trusted:))
+            )
+        }
+        return result
+    }
+
     func activeMemberCount(_ conversationID: String, on sql: any SQLDatabase) async throws -> Int {
         try await sql.raw("""
             SELECT COUNT(*) AS n FROM messaging_members WHERE conversation_id = \(bind: conversationID) AND active = \(bind: true)

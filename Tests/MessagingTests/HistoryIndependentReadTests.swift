@@ -85,4 +85,40 @@ import Testing
             #expect(longCost.retried <= shortCost.retried * 3 / 2, "\(engine): retried batch \(longCost.retried) against \(shortCost.retried)")
         }
     }
+
+    /// A page of the conversation list reads its conversations' members, unread counts and last messages with one
+    /// statement each for the whole page, not one per conversation.
+    @Test(arguments: TestDatabases.engines)
+    func aPageOfConversationsTakesTheSameStatementsWhateverItsLength(engine: DatabaseEngine) async throws {
+        try await MessagingFixture.run(engine) { fx in
+            let people = try await fx.makeUsers("alice", "bob", "carol", "dave", "erin", "frank")
+            let (first, _) = try await fx.service.openDirect(by: .user(people[0]), user: people[0], with: people[1])
+            try await fx.text("hi", in: first.id, from: people[1])
+            func page() async throws -> (statements: Int, summaries: [ConversationSummary]) {
+                var summaries: [ConversationSummary] = []
+                let statements = try await fx.database.statementWork {
+                    summaries = try await fx.service.conversations(for: people[0], page: try PageRequest(limit: 50)).items
+                }
+                return (statements.count, summaries)
+            }
+            let one = try await page()
+            for other in people[2...] {
+                let (direct, _) = try await fx.service.openDirect(by: .user(people[0]), user: people[0], with: other)
+                try await fx.text("hello", in: direct.id, from: other)
+            }
+            let team = try await fx.group(people[0], Array(people[1...]))
+            let six = try await page()
+            #expect(one.summaries.count == 1 && six.summaries.count == 6)
+            #expect(six.statements == one.statements, "\(engine): \(six.statements) statements for six against \(one.statements) for one")
+            // And what they read is each conversation's own.
+            for summary in six.summaries {
+                if summary.conversation.id == team.id {
+                    #expect(summary.memberCount == 6 && summary.peer == nil && summary.unreadCount == 0)
+                } else {
+                    #expect(summary.memberCount == 2 && summary.peer != nil && summary.peer != people[0] && summary.unreadCount == 1)
+                    #expect(summary.lastMessage?.senderID == summary.peer?.rawValue)
+                }
+            }
+        }
+    }
 }
