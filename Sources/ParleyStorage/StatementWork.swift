@@ -17,7 +17,8 @@ extension Database {
     /// Runs `body` and returns the work of every statement it ran through this database, in order (tests).
     public func statementWork(of body: () async throws -> Void) async throws -> [StatementWork] {
         let recorder = StatementWorkRecorder()
-        try await StatementWorkRecorder.$current.withValue(recorder) { try await body() }
+        StatementWorkRecorder.inUse.store(true, ordering: .relaxed)
+        try await StatementWorkRecorder.recording(into: recorder) { try await body() }
         var result: [StatementWork] = []
         for entry in recorder.entries {
             switch entry {
@@ -74,7 +75,20 @@ extension Database {
 
 /// Collects the statements run while a `Database.statementWork` body runs (task-local, so child tasks count too).
 final class StatementWorkRecorder: Sendable {
-    @TaskLocal static var current: StatementWorkRecorder?
+    @TaskLocal private static var recording: StatementWorkRecorder?
+    /// Whether any process-wide `statementWork` has started: until then (always, in a server) a statement does not
+    /// look through its task's locals for a recorder.
+    static let inUse = Atomic<Bool>(false)
+
+    /// The recorder of the `statementWork` call this task runs in, if any.
+    static var current: StatementWorkRecorder? {
+        inUse.load(ordering: .relaxed) ? recording : nil
+    }
+
+    /// Runs `body` with `recorder` as `current`.
+    static func recording<T>(into recorder: StatementWorkRecorder, _ body: () async throws -> T) async rethrows -> T {
+        try await $recording.withValue(recorder) { try await body() }
+    }
 
     enum Entry: Sendable {
         /// Measured as it ran (SQLite).
