@@ -161,6 +161,8 @@ run_parley_variant() {
     local limits=()
     [ "$variant" = relaxed ] && limits=(PARLEY_RATE_LIMITS=off PARLEY_FLOOD_DETECTION=off PARLEY_WS_FRAMES_PER_SECOND=1000000)
     rm -rf "$data"
+    # Another server on the port (a previous run's, a developer's) would answer parley-bench with its own keys.
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then log "port $PORT is already in use; stop what listens there"; return 1; fi
     local key
     key=$("$bin" apikey create --scope admin --name bench --data-dir "$data" 2>/dev/null | tail -1)
     [[ "$key" == prly_* ]] || { log "could not create an API key for $variant"; return 1; }
