@@ -119,7 +119,9 @@ struct NamingPostgresSQLDatabase: SQLDatabase {
         guard let (bindings, types) = Self.bindings(binds) else {
             return try await plain.execute(sql: query, onRow)
         }
-        StatementWorkRecorder.current?.record(.toExplain(sql: sql, bindings: bindings))
+        if let recorder = StatementWorkRecorder.current, StatementWorkRecorder.explainable(sql) {
+            recorder.record(.toExplain(sql: sql, bindings: bindings))
+        }
         let key = PostgresNamedStatements.Key(sql: sql, types: types.map { $0.rawValue })
         guard let name = names.name(for: key) else {
             _ = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) { row in

@@ -9,12 +9,14 @@ public struct StatementWork: Sendable {
     public let sql: String
     /// SQLite: the statement's virtual-machine steps (`SQLITE_STMTSTATUS_VM_STEP`). PostgreSQL: the rows every node of
     /// its plan returned or filtered out, over all loops, from `EXPLAIN ANALYZE` of the same text and binds (run
-    /// again afterwards, in a transaction that is rolled back). Comparable only within one engine.
+    /// again afterwards, in a transaction that is rolled back); there only reads (`SELECT`) are measured. Comparable
+    /// only within one engine.
     public let work: Int
 }
 
 extension Database {
-    /// Runs `body` and returns the work of every statement it ran through this database, in order (tests).
+    /// Runs `body` and returns the work of every statement it ran through this database (on PostgreSQL, of every
+    /// read), in order (tests).
     public func statementWork(of body: () async throws -> Void) async throws -> [StatementWork] {
         let recorder = StatementWorkRecorder()
         StatementWorkRecorder.inUse.store(true, ordering: .relaxed)
@@ -98,6 +100,12 @@ final class StatementWorkRecorder: Sendable {
     }
 
     private let recorded = Mutex<[Entry]>([])
+
+    /// Whether PostgreSQL's statement is measured: reads only, since running a write again would meet its own rows
+    /// (unique ids) and `EXPLAIN` cannot take BEGIN, COMMIT and the like.
+    static func explainable(_ sql: String) -> Bool {
+        sql.prefix(6).uppercased() == "SELECT"
+    }
 
     func record(_ entry: Entry) { recorded.withLock { $0.append(entry) } }
     var entries: [Entry] { recorded.withLock { $0 } }

@@ -121,4 +121,43 @@ import Testing
             }
         }
     }
+
+    /// Reading a page of history, marking a conversation read (which answers with its unread count and the badge) and
+    /// resuming with nothing missed cost the same in a conversation of 50 messages and one of 400, with the same
+    /// number unread. (Unread counts are derived from the items every time, so they cost what is unread.)
+    @Test(arguments: TestDatabases.engines)
+    func historyReadsAndResumeCostTheSameWhateverTheHistory(engine: DatabaseEngine) async throws {
+        try await MessagingFixture.run(engine) { fx in
+            let people = try await fx.makeUsers("alice", "bob", "carol")
+            var costs: [Int: [String: Int]] = [:]
+            for (other, length) in [(people[1], 50), (people[2], 400)] {
+                let (direct, _) = try await fx.service.openDirect(by: .user(people[0]), user: people[0], with: other)
+                for batch in 0..<(length / 50) {
+                    let drafts = try (0..<50).map { index in
+                        try MessageDraft(conversationID: direct.id, clientMsgID: "h-\(batch)-\(index)", kind: .text, body: ["text": .string("m")])
+                    }
+                    for outcome in await fx.service.sendAll(drafts, by: .user(other)) { _ = try outcome.get() }
+                }
+                // Everything read but the last 20, in this conversation and (as the earlier pass left it) the other.
+                let last = try await fx.service.conversation(direct.id, for: .user(people[0])).conversation.lastSeq
+                _ = try await fx.service.markRead(direct.id, upTo: last - 20, by: people[0])
+                if engine == .postgres { try await fx.database.sql.raw("ANALYZE").run() }
+                var cost: [String: Int] = [:]
+                let token = try await fx.service.currentToken(for: people[0])
+                cost["history"] = try await work(fx) {
+                    let page = try await fx.service.history(direct.id, for: .user(people[0]), afterSeq: nil, beforeSeq: nil, limit: 20)
+                    #expect(page.items.count == 20 && page.hasMore)
+                }
+                cost["resume"] = try await work(fx) { _ = try await fx.service.resume(people[0], from: token) }
+                cost["read"] = try await work(fx) {
+                    let state = try await fx.service.markRead(direct.id, upTo: last - 10, by: people[0])
+                    #expect(state.unreadCount == 10)
+                }
+                costs[length] = cost
+            }
+            for (read, cost) in costs[400]! {
+                #expect(cost <= costs[50]![read]! * 3 / 2, "\(engine) \(read): \(cost) at 400 messages against \(costs[50]![read]!) at 50")
+            }
+        }
+    }
 }
