@@ -67,22 +67,26 @@ extension MessagingService {
     /// and each draft gets exactly the outcome `prepare` would have given it alone.
     func prepareRun(_ drafts: [MessageDraft], by actor: MessagingActor) async -> [Result<PreparedSend, any Error>] {
         guard let conversationID = drafts.first?.conversationID else { return [] }
-        // The content policy may share lookups (the sender's sanctions) across the run's drafts. On PostgreSQL it
-        // begins them now, while the conversation is read: a round trip less to wait for. (On SQLite a read is a few
-        // microseconds on this thread; a second reader connection for it costs more than it saves.)
+        // The content policy may share lookups (the sender's sanctions) across the run's drafts. On PostgreSQL they
+        // are asked in the same statement as the conversation when the policy can say them in SQL, or else begun
+        // beside it: no round trip of their own to wait for. (On SQLite a read is a few microseconds on this thread;
+        // a second reader connection for it costs more than it saves.)
         var prefetch = false
         if case .user = actor, database.engine == .postgres { prefetch = true }
         let review = drafts.count > 1 || prefetch ? ContentReviewRun() : nil
         return await ContentReviewRun.$current.withValue(review) {
-            if prefetch { policy.prefetch(actor: actor.label, context: ["conversation_id": .string(conversationID)]) }
-            let (target, originals) = await sharedReads(drafts, of: conversationID, by: actor)
+            let context: [String: JSONValue] = ["conversation_id": .string(conversationID)]
+            let reviewRead = prefetch ? reviewReads?.reviewRead(actor: actor.label, context: context) : nil
+            if prefetch, reviewRead == nil { policy.prefetch(actor: actor.label, context: context) }
+            let (target, originals) = await sharedReads(drafts, of: conversationID, by: actor, alsoReading: reviewRead?.expression)
+            if let reviewRead, case .success(let found?)? = target { reviewRead.accept(found.reviewRead) }
             return await prepareEach(drafts, of: conversationID, by: actor, target: target, originals: originals)
         }
     }
 
     /// What a run's checks read once: the conversation as its sender sees it, and the sender's stored items under the
     /// run's client ids.
-    private func sharedReads(_ drafts: [MessageDraft], of conversationID: String, by actor: MessagingActor) async
+    private func sharedReads(_ drafts: [MessageDraft], of conversationID: String, by actor: MessagingActor, alsoReading reviewRead: BulkSQL?) async
         -> (Result<MessagingStore.SendTarget?, any Error>?, Result<[String: Item], any Error>) {
         let clientMsgIDs = drafts.compactMap(\.clientMsgID)
         guard case .user(let user) = actor else {
@@ -96,7 +100,7 @@ extension MessagingService {
         // (Conversations are never deleted: no conversation, no stored items.)
         let target = await Self.outcome {
             try await store.sendTarget(conversationID, sender: user, lock: false, retriesOf: clientMsgIDs,
-                                       blocks: blocks as? any BlockRelationsInSQL, on: database.sql)
+                                       blocks: blocks as? any BlockRelationsInSQL, alsoReading: reviewRead, on: database.sql)
         }
         switch target {
         case .success(let found?) where found.hasStoredRetries:

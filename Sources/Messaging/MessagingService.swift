@@ -48,6 +48,8 @@ public struct MessagingService: Sendable {
     let clock: any WallClock
     let ids: any IDGenerator
     let policy: any ContentPolicy
+    /// Reads `policy`'s review needs that it can say in SQL (the author's sanctions), asked in the read before a send.
+    let reviewReads: (any ReviewReadsInSQL)?
     let blocks: any BlockRelations
     public let settings: MessagingSettings
 
@@ -60,16 +62,18 @@ public struct MessagingService: Sendable {
     /// (one more round trip and a transaction). It grows with several people writing to one conversation at once.
     public var sendsStoredUnderLock: Int { optimisticStores.changed.load(ordering: .relaxed) }
 
-    /// `policy` reviews every message and edit before it is stored (risk control, the platform's hook).
+    /// `policy` reviews every message and edit before it is stored (risk control, the platform's hook); `reviewReads`,
+    /// when one of its policies can say the reads it needs in SQL, lets a send ask them with its own read.
     public init(database: Database, outbox: any EventOutbox, users: any UserDirectory, clock: any WallClock,
                 ids: any IDGenerator, settings: MessagingSettings = MessagingSettings(), policy: any ContentPolicy = AllowAllContent(),
-                blocks: any BlockRelations = NoBlocks()) {
+                reviewReads: (any ReviewReadsInSQL)? = nil, blocks: any BlockRelations = NoBlocks()) {
         store = MessagingStore(database: database, outbox: outbox, ids: ids)
         self.users = users
         self.clock = clock
         self.ids = ids
         self.settings = settings
         self.policy = policy
+        self.reviewReads = reviewReads
         self.blocks = blocks
     }
 

@@ -137,8 +137,10 @@ struct MessagingStore: Sendable {
     /// With `retriesOf`, it also tells whether the sender already stored an item under any of those client ids:
     /// a retry is rare, so the items themselves are read only when it says so, and a send costs one read less.
     /// With `blocks` (and without `lock`), it also tells whether the sender and the direct peer block each other.
+    /// With `alsoReading`, it also returns that expression's value (a content policy's read, `ReviewReadsInSQL`).
     func sendTarget(_ id: String, sender: UserID?, lock: Bool, retriesOf clientMsgIDs: [String] = [],
-                    blocks: (any BlockRelationsInSQL)? = nil, on sql: any SQLDatabase) async throws -> SendTarget? {
+                    blocks: (any BlockRelationsInSQL)? = nil, alsoReading reviewRead: BulkSQL? = nil,
+                    on sql: any SQLDatabase) async throws -> SendTarget? {
         let suffix = lock ? database.engine.forUpdate(of: "c") : ""
         let senderID = sender?.rawValue ?? ""
         let retries: SQLQueryString = if clientMsgIDs.isEmpty {
@@ -167,7 +169,7 @@ struct MessagingStore: Sendable {
                 CASE WHEN c.type = \(bind: ConversationType.direct.rawValue) THEN (
                     SELECT p.user_id FROM messaging_members p
                     WHERE p.conversation_id = c.id AND p.active = \(bind: true) AND p.user_id <> \(bind: senderID) LIMIT 1
-                ) END AS peer_id\(retries)
+                ) END AS peer_id\(retries)\(reviewRead.map { SQLQueryString(", \($0) AS review_read") } ?? "")
             FROM messaging_conversations c
             LEFT JOIN messaging_members m ON m.conversation_id = c.id AND m.user_id = \(bind: senderID)
             WHERE c.id = \(bind: id)
@@ -190,7 +192,8 @@ struct MessagingStore: Sendable {
         return SendTarget(conversation: try Self.decodeConversation(row), membership: membership,
                           peer: try row.decodeOptional("peer_id", as: String.self).map(UserID.init(trusted:)),
                           hasStoredRetries: clientMsgIDs.isEmpty ? false : try row.decode(column: "has_stored_retries", as: Bool.self),
-                          peerBlocked: blocks == nil ? nil : try row.decode(column: "peer_blocked", as: Bool.self))
+                          peerBlocked: blocks == nil ? nil : try row.decode(column: "peer_blocked", as: Bool.self),
+                          reviewRead: reviewRead == nil ? nil : try row.decodeOptional("review_read", as: String.self))
     }
 
     /// Locks the conversation rows of `ids` in id order until the transaction ends (PostgreSQL; nothing to do on
@@ -211,6 +214,8 @@ struct MessagingStore: Sendable {
         var hasStoredRetries = false
         /// Whether the sender and `peer` block each other, when asked (`blocks`).
         var peerBlocked: Bool?
+        /// The value of the content policy's read, when asked (`alsoReading`).
+        var reviewRead: String?
     }
 
     func directConversationID(key: String, on sql: any SQLDatabase) async throws -> String? {

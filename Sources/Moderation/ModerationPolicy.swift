@@ -1,5 +1,6 @@
 import Foundation
 import ParleyCore
+import ParleyStorage
 
 /// The risk-control pipeline of DESIGN §7 for user content, as the `ContentPolicy` contexts call:
 ///
@@ -37,7 +38,7 @@ public struct ModerationPolicy: ContentPolicy {
         }
     }
 
-    private static func sanctionKey(_ author: UserID, _ conversationID: String?) -> String {
+    static func sanctionKey(_ author: UserID, _ conversationID: String?) -> String {
         "sanction \(author.rawValue) \(conversationID ?? "")"
     }
 
@@ -128,5 +129,30 @@ public struct ModerationPolicy: ContentPolicy {
         guard var object = body.objectValue else { return body }
         object["text"] = .string(text)
         return .object(object)
+    }
+}
+
+extension ModerationPolicy: ReviewReadsInSQL {
+    /// Whether the author has any sanction in force, as a column of the caller's statement. Almost always not, and
+    /// then the review reads nothing of its own; when there is one, the run reads the sanctions as `review` would
+    /// (which of them applies in this conversation, the most severe), so the decision stays in one place.
+    public func reviewRead(actor: String, context: [String: JSONValue]) -> ReviewReadInSQL? {
+        guard let author = userID(fromLabel: actor) else { return nil }
+        let conversationID = context["conversation_id"]?.stringValue
+        let key = Self.sanctionKey(author, conversationID)
+        let service = service
+        var anyInForce = BulkSQL("(SELECT MIN(id) FROM moderation_sanctions WHERE user_id = ")
+        anyInForce.bind(author.rawValue)
+        anyInForce.append(" AND lifted_at IS NULL AND (ends_at IS NULL OR ends_at > ")
+        anyInForce.bind(service.clock.now().unixMilliseconds)
+        anyInForce.append("))")
+        return ReviewReadInSQL(expression: anyInForce) { found in
+            guard let run = ContentReviewRun.current else { return }
+            if found == nil {
+                run.remember(key, Sanction?.none)
+            } else {
+                run.start(key) { try await service.activeSanction(of: author, in: conversationID) }
+            }
+        }
     }
 }

@@ -101,12 +101,12 @@ public struct ParleyServices: Sendable {
         }
         floodDetector = flood
         sensitiveWords = SensitiveWords(database: database, clock: clock, audit: moderation.audit, dictionaryFile: filterDictionaryFile)
-        var policies: [any ContentPolicy] = [
-            ModerationPolicy(service: moderation, screens: [SensitiveWordScreen(words: sensitiveWords)], flood: flood),
-        ]
+        let moderationPolicy = ModerationPolicy(service: moderation, screens: [SensitiveWordScreen(words: sensitiveWords)], flood: flood)
+        var policies: [any ContentPolicy] = [moderationPolicy]
         if let beforeSendHook { policies.append(BeforeSendHook(settings: beforeSendHook, http: http, logger: logger)) }
         messaging = MessagingService(database: database, outbox: events, users: IdentityUserDirectory(users: users), clock: clock,
-                                     ids: ids, settings: messagingSettings, policy: ContentPolicyChain(policies), blocks: moderation.blocks)
+                                     ids: ids, settings: messagingSettings, policy: ContentPolicyChain(policies),
+                                     reviewReads: moderationPolicy, blocks: moderation.blocks)
         messagingAdapter.bind(messaging)
         jobs = JobQueue(database: database, ids: ids, clock: clock, backoff: backoff)
         webhooks = WebhookService(database: database, jobs: jobs, ids: ids, clock: clock, settings: webhookSettings)

@@ -127,6 +127,15 @@ public final class ContentReviewRun: Sendable {
         return value
     }
 
+    /// Remembers `value` under `key` for this run, unless a value is known or begun already: for a caller that read
+    /// it along with its own data.
+    public func remember<Value: Sendable>(_ key: String, _ value: Value) {
+        memos.withLock { memos in
+            guard memos[key] == nil else { return }
+            memos[key] = Memo(value: value)
+        }
+    }
+
     /// Begins computing the value of `key` now, in a task of its own, unless it is known or begun already.
     public func start<Value: Sendable>(_ key: String, _ compute: @escaping @Sendable () async throws -> Value) {
         memos.withLock { memos in
