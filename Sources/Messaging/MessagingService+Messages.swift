@@ -79,7 +79,12 @@ extension MessagingService {
             let reviewRead = prefetch ? reviewReads?.reviewRead(actor: actor.label, context: context) : nil
             if prefetch, reviewRead == nil { policy.prefetch(actor: actor.label, context: context) }
             let (target, originals) = await sharedReads(drafts, of: conversationID, by: actor, alsoReading: reviewRead?.expression)
-            if let reviewRead, case .success(let found?)? = target { reviewRead.accept(found.reviewRead) }
+            if let reviewRead {
+                if case .success(let found?)? = target { reviewRead.accept(found.reviewRead) }
+                // Whatever else the chain's policies read ahead (what the read above answered is known to the run now,
+                // so it is not read again; and if the read failed, the sanctions are read as before).
+                policy.prefetch(actor: actor.label, context: context)
+            }
             return await prepareEach(drafts, of: conversationID, by: actor, target: target, originals: originals)
         }
     }
