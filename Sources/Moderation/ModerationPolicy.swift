@@ -31,25 +31,22 @@ public struct ModerationPolicy: ContentPolicy {
     /// of the review runs).
     public func prefetch(actor: String, context: [String: JSONValue]) {
         guard let author = userID(fromLabel: actor) else { return }
-        let conversationID = context["conversation_id"]?.stringValue
-        let service = service
-        ContentReviewRun.current?.start(Self.sanctionKey(author, conversationID)) {
-            try await service.activeSanction(of: author, in: conversationID)
-        }
+        let lookup = sanctionLookup(author, in: context["conversation_id"]?.stringValue)
+        ContentReviewRun.current?.start(lookup.key, lookup.read)
     }
 
-    static func sanctionKey(_ author: UserID, _ conversationID: String?) -> String {
-        "sanction \(author.rawValue) \(conversationID ?? "")"
+    /// The sanction of `author` that applies in the conversation (the most severe), as a lookup a run shares: its key
+    /// in the run and how to read it. `review` decides with it; `prefetch` and `reviewRead` begin it early.
+    func sanctionLookup(_ author: UserID, in conversationID: String?) -> (key: String, read: @Sendable () async throws -> Sanction?) {
+        let service = service
+        return ("sanction \(author.rawValue) \(conversationID ?? "")", { try await service.activeSanction(of: author, in: conversationID) })
     }
 
     public func review(_ submission: ContentSubmission) async throws -> ContentVerdict {
         guard let author = userID(fromLabel: submission.actor) else { return .allow }
         let subject = "user:\(author.rawValue)"
-        let conversationID = submission.context["conversation_id"]?.stringValue
-        let sanction = try await ContentReviewRun.shared(Self.sanctionKey(author, conversationID)) {
-            try await service.activeSanction(of: author, in: conversationID)
-        }
-        if let sanction {
+        let lookup = sanctionLookup(author, in: submission.context["conversation_id"]?.stringValue)
+        if let sanction = try await ContentReviewRun.shared(lookup.key, lookup.read) {
             let error = ParleyError.sanctioned(sanction)
             throw error
         }
@@ -138,20 +135,15 @@ extension ModerationPolicy: ReviewReadsInSQL {
     /// (which of them applies in this conversation, the most severe), so the decision stays in one place.
     public func reviewRead(actor: String, context: [String: JSONValue]) -> ReviewReadInSQL? {
         guard let author = userID(fromLabel: actor) else { return nil }
-        let conversationID = context["conversation_id"]?.stringValue
-        let key = Self.sanctionKey(author, conversationID)
-        let service = service
-        var anyInForce = BulkSQL("(SELECT MIN(id) FROM moderation_sanctions WHERE user_id = ")
-        anyInForce.bind(author.rawValue)
-        anyInForce.append(" AND lifted_at IS NULL AND (ends_at IS NULL OR ends_at > ")
-        anyInForce.bind(service.clock.now().unixMilliseconds)
-        anyInForce.append("))")
+        let lookup = sanctionLookup(author, in: context["conversation_id"]?.stringValue)
+        let anyInForce = BulkSQL("(SELECT MIN(id) FROM moderation_sanctions WHERE ")
+            + ModerationStore.inForce(of: author, at: service.clock.now()) + ")"
         return ReviewReadInSQL(expression: anyInForce) { found in
             guard let run = ContentReviewRun.current else { return }
             if found == nil {
-                run.remember(key, Sanction?.none)
+                run.remember(lookup.key, Sanction?.none)
             } else {
-                run.start(key) { try await service.activeSanction(of: author, in: conversationID) }
+                run.start(lookup.key, lookup.read)
             }
         }
     }

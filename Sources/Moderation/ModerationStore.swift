@@ -27,10 +27,18 @@ struct ModerationStore: Sendable {
     }
 
     func activeSanctions(of user: UserID, at now: Date, on sql: any SQLDatabase) async throws -> [Sanction] {
-        try await sql.raw("""
-            SELECT * FROM moderation_sanctions WHERE user_id = \(bind: user.rawValue) AND lifted_at IS NULL
-            AND (ends_at IS NULL OR ends_at > \(bind: now.unixMilliseconds)) ORDER BY id
-            """).all().map(Self.decodeSanction)
+        try await sql.all(BulkSQL("SELECT * FROM moderation_sanctions WHERE ") + Self.inForce(of: user, at: now) + " ORDER BY id")
+            .map(Self.decodeSanction)
+    }
+
+    /// The condition on `moderation_sanctions` rows: `user`'s sanctions in force at `now` (not lifted, not ended).
+    static func inForce(of user: UserID, at now: Date) -> BulkSQL {
+        var condition = BulkSQL("user_id = ")
+        condition.bind(user.rawValue)
+        condition.append(" AND lifted_at IS NULL AND (ends_at IS NULL OR ends_at > ")
+        condition.bind(now.unixMilliseconds)
+        condition.append(")")
+        return condition
     }
 
     /// Newest first, optionally for one user, optionally only those active at `now`.
