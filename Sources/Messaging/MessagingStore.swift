@@ -147,13 +147,7 @@ struct MessagingStore: Sendable {
             ""
         } else if probesEachClientMsgID(clientMsgIDs) {
             """
-            , EXISTS (
-                SELECT 1 FROM (VALUES \(SQLList(clientMsgIDs.map { SQLGroupExpression(SQLBind($0)) }))) AS k (client_msg_id),
-                LATERAL (
-                    SELECT 1 FROM messaging_items i WHERE i.conversation_id = c.id AND i.sender_id = \(bind: senderID)
-                    AND i.client_msg_id = k.client_msg_id LIMIT 1
-                ) AS stored
-            ) AS has_stored_retries
+            , EXISTS (SELECT 1 FROM \(Self.storedUnder(clientMsgIDs, sender: senderID, in: BulkSQL("c.id"), selecting: "1"))) AS has_stored_retries
             """
         } else {
             """
@@ -165,11 +159,7 @@ struct MessagingStore: Sendable {
         }
         let select: SQLQueryString = """
             SELECT c.*, m.user_id, m.role, m.joined_at, m.visible_after_seq, m.read_seq, m.muted_until, m.notifications_muted,
-                m.pinned, m.active,
-                CASE WHEN c.type = \(bind: ConversationType.direct.rawValue) THEN (
-                    SELECT p.user_id FROM messaging_members p
-                    WHERE p.conversation_id = c.id AND p.active = \(bind: true) AND p.user_id <> \(bind: senderID) LIMIT 1
-                ) END AS peer_id\(retries)\(reviewRead.map { SQLQueryString(", \($0) AS review_read") } ?? "")
+                m.pinned, m.active, \(directPeer(besides: senderID))\(retries)\(reviewRead.map { SQLQueryString(", \($0) AS review_read") } ?? "")
             FROM messaging_conversations c
             LEFT JOIN messaging_members m ON m.conversation_id = c.id AND m.user_id = \(bind: senderID)
             WHERE c.id = \(bind: id)
@@ -252,20 +242,26 @@ struct MessagingStore: Sendable {
             """).all().map(Self.decodeMember)
     }
 
+    /// The `peer_id` column of a conversation `c`: for a direct one, its active member other than `user` (there is one
+    /// at most: a direct conversation's members are fixed), NULL otherwise.
+    private func directPeer(besides user: String) -> SQLQueryString {
+        """
+        CASE WHEN c.type = \(bind: ConversationType.direct.rawValue) THEN (
+            SELECT p.user_id FROM messaging_members p
+            WHERE p.conversation_id = c.id AND p.active = \(bind: true) AND p.user_id <> \(bind: user) LIMIT 1
+        ) END AS peer_id
+        """
+    }
+
     /// For each of `conversationIDs`: how many active members it has and, for a direct conversation, its active
-    /// member other than `user` (the first by id, as `activeMembers` orders them). One statement for a page of
-    /// conversations, instead of every member of each.
+    /// member other than `user`. One statement for a page of conversations, instead of every member of each.
     func memberCountsAndPeers(_ conversationIDs: [String], besides user: UserID,
                               on sql: any SQLDatabase) async throws -> [String: (count: Int, peer: UserID?)] {
         guard !conversationIDs.isEmpty else { return [:] }
         let rows = try await sql.raw("""
             SELECT c.id AS conversation_id,
                 (SELECT COUNT(*) FROM messaging_members p WHERE p.conversation_id = c.id AND p.active = \(bind: true)) AS member_count,
-                CASE WHEN c.type = \(bind: ConversationType.direct.rawValue) THEN (
-                    SELECT p.user_id FROM messaging_members p
-                    WHERE p.conversation_id = c.id AND p.active = \(bind: true) AND p.user_id <> \(bind: user.rawValue)
-                    ORDER BY p.user_id LIMIT 1
-                ) END AS peer_id
+                \(directPeer(besides: user.rawValue))
             FROM messaging_conversations c WHERE c.id IN (\(SQLList(conversationIDs.map { SQLBind($0) })))
             """).all()
         var result: [String: (count: Int, peer: UserID?)] = [:]
@@ -723,20 +719,29 @@ struct MessagingStore: Sendable {
         database.engine == .postgres && clientMsgIDs.count > 1
     }
 
+    /// A `FROM` list that probes the idempotency index once per client id: `k (client_msg_id)`, the ids, and laterally
+    /// `i`, the `columns` of the item `sender` stored under `k`'s id in `conversation` (a column or a bind), if any.
+    private static func storedUnder(_ clientMsgIDs: [String], sender: String, in conversation: BulkSQL, selecting columns: String) -> BulkSQL {
+        var probe = BulkSQL("(VALUES ")
+        for (index, clientMsgID) in clientMsgIDs.enumerated() {
+            probe.append(index > 0 ? ", " : "")
+            probe.row([clientMsgID])
+        }
+        probe.append(") AS k (client_msg_id), LATERAL (SELECT \(columns) FROM messaging_items s WHERE s.conversation_id = ")
+        probe = probe + conversation
+        probe.append(" AND s.sender_id = ")
+        probe.bind(sender)
+        probe.append(" AND s.client_msg_id = k.client_msg_id LIMIT 1) AS i")
+        return probe
+    }
+
     /// The items `sender` already stored in a conversation under any of `clientMsgIDs`, by client id.
     func itemsByClientMsgIDs(_ conversationID: String, sender: String, _ clientMsgIDs: [String], on sql: any SQLDatabase) async throws -> [String: Item] {
         var statement: BulkSQL
         if probesEachClientMsgID(clientMsgIDs) {
-            statement = BulkSQL("SELECT i.* FROM (VALUES ")
-            for (index, clientMsgID) in clientMsgIDs.enumerated() {
-                statement.append(index > 0 ? ", " : "")
-                statement.row([clientMsgID])
-            }
-            statement.append(") AS k (client_msg_id), LATERAL (SELECT * FROM messaging_items WHERE conversation_id = ")
-            statement.bind(conversationID)
-            statement.append(" AND sender_id = ")
-            statement.bind(sender)
-            statement.append(" AND client_msg_id = k.client_msg_id LIMIT 1) AS i")
+            var conversation = BulkSQL()
+            conversation.bind(conversationID)
+            statement = BulkSQL("SELECT i.* FROM ") + Self.storedUnder(clientMsgIDs, sender: sender, in: conversation, selecting: "*")
         } else {
             statement = BulkSQL("SELECT * FROM messaging_items WHERE conversation_id = ")
             statement.bind(conversationID)
