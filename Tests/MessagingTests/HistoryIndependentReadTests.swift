@@ -21,13 +21,18 @@ import Testing
         let (short, _) = try await fx.service.openDirect(by: .user(people[0]), user: people[0], with: people[1])
         let (long, _) = try await fx.service.openDirect(by: .user(people[0]), user: people[0], with: people[2])
         try await fx.text("hello", in: short.id, from: people[0])
-        for batch in 0..<(Self.history / 100) {
-            let drafts = try (0..<100).map { index in
-                try MessageDraft(conversationID: long.id, clientMsgID: "old-\(batch)-\(index)", kind: .text, body: ["text": .string("old \(index)")])
-            }
-            for outcome in await fx.service.sendAll(drafts, by: .user(people[0])) { _ = try outcome.get() }
-        }
+        try await history(fx, Self.history, in: long.id, from: people[0])
         return (people, short.id, long.id)
+    }
+
+    /// Sends `count` messages ("old 0", "old 1", ...) from `user` to `conversation`, pipelined a hundred at a time.
+    func history(_ fx: MessagingFixture, _ count: Int, in conversation: String, from user: UserID) async throws {
+        for start in stride(from: 0, to: count, by: 100) {
+            let drafts = try (start..<min(start + 100, count)).map { index in
+                try MessageDraft(conversationID: conversation, clientMsgID: "old-\(index)", kind: .text, body: ["text": .string("old \(index)")])
+            }
+            for outcome in await fx.service.sendAll(drafts, by: .user(user)) { _ = try outcome.get() }
+        }
     }
 
     /// The work of the statements `body` runs, or of its reads that mention `column`.
@@ -55,7 +60,7 @@ import Testing
             let longWork = try await work(fx) {
                 last[long] = try await fx.service.conversation(long, for: .user(people[0])).lastMessage?.body["text"]?.stringValue
             }
-            #expect(last[short] == "hello" && last[long] == "old 99", "the newest message of each")
+            #expect(last[short] == "hello" && last[long] == "old \(Self.history - 1)", "the newest message of each")
             #expect(longWork <= shortWork * 3 / 2, "\(engine): \(longWork) against \(shortWork) with one message")
         }
     }
@@ -132,12 +137,7 @@ import Testing
             var costs: [Int: [String: Int]] = [:]
             for (other, length) in [(people[1], 50), (people[2], 400)] {
                 let (direct, _) = try await fx.service.openDirect(by: .user(people[0]), user: people[0], with: other)
-                for batch in 0..<(length / 50) {
-                    let drafts = try (0..<50).map { index in
-                        try MessageDraft(conversationID: direct.id, clientMsgID: "h-\(batch)-\(index)", kind: .text, body: ["text": .string("m")])
-                    }
-                    for outcome in await fx.service.sendAll(drafts, by: .user(other)) { _ = try outcome.get() }
-                }
+                try await history(fx, length, in: direct.id, from: other)
                 // Everything read but the last 20, in this conversation and (as the earlier pass left it) the other.
                 let last = try await fx.service.conversation(direct.id, for: .user(people[0])).conversation.lastSeq
                 _ = try await fx.service.markRead(direct.id, upTo: last - 20, by: people[0])
