@@ -165,13 +165,14 @@ struct MessagingStore: Sendable {
             WHERE c.id = \(bind: id)
             """
         // The peer is looked for only in a direct conversation, and blocks only when there is one (a join would
-        // walk a group's members on every send).
+        // walk a group's members on every send). `t` is kept whole: merged into this query, the peer's subquery ran
+        // once for each of the three mentions of t.peer_id and once for the column, on both engines.
         let blocks = lock ? nil : blocks
         let query: SQLQueryString = if let blocks {
             """
             SELECT t.*, CASE WHEN t.peer_id IS NULL THEN \(bind: false)
                 ELSE \(blocks.eitherBlocksCondition(senderID, otherColumn: "t.peer_id")) END AS peer_blocked
-            FROM (\(select)) AS t
+            FROM (\(select)\(unsafeRaw: database.engine.keepSubquery)) AS t
             """
         } else {
             "\(select)\(unsafeRaw: suffix)"

@@ -96,10 +96,12 @@ public struct BlockList: BlockRelations {
 }
 
 extension BlockList: BlockRelationsInSQL {
+    /// Two probes of the primary key rather than one EXISTS with an OR inside, which PostgreSQL answers with a
+    /// bitmap OR of two index scans (costly to set up on every execution) and SQLite with a multi-index OR.
     public func eitherBlocksCondition(_ user: String, otherColumn column: String) -> BulkSQL {
-        var condition = BulkSQL("EXISTS (SELECT 1 FROM moderation_blocks b WHERE (b.blocker = ")
+        var condition = BulkSQL("(EXISTS (SELECT 1 FROM moderation_blocks b WHERE b.blocker = ")
         condition.bind(user)
-        condition.append(" AND b.blocked = \(column)) OR (b.blocker = \(column) AND b.blocked = ")
+        condition.append(" AND b.blocked = \(column)) OR EXISTS (SELECT 1 FROM moderation_blocks b WHERE b.blocker = \(column) AND b.blocked = ")
         condition.bind(user)
         condition.append("))")
         return condition

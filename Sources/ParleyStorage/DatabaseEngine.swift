@@ -40,6 +40,18 @@ public enum DatabaseEngine: String, Sendable {
         }
     }
 
+    /// Appended to a subquery in `FROM` (`FROM (SELECT ... <fence>) AS t`) that must be evaluated as written rather
+    /// than merged into the outer query. Merged, each mention of one of its computed columns outside repeats the
+    /// computation: a correlated scalar subquery named three times runs three times per row on both engines.
+    /// An offset of zero changes no result, and both planners keep a subquery that has one. SQLite accepts
+    /// OFFSET only after a LIMIT (-1: none).
+    public var keepSubquery: String {
+        switch self {
+        case .sqlite: " LIMIT -1 OFFSET 0"
+        case .postgres: " OFFSET 0"
+        }
+    }
+
     /// Appended to a `SELECT` that joins other tables (outer joins among them) and must lock only the rows
     /// it reads from `table` (PostgreSQL refuses to lock the nullable side of an outer join).
     public func forUpdate(of table: String) -> String {

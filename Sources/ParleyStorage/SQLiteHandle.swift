@@ -84,7 +84,8 @@ final class SQLiteHandle: Sendable {
             if workRecorder != nil { _ = sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_VM_STEP, 1) }
             defer {
                 if let workRecorder {
-                    workRecorder.record(.counted(sql: sql, work: Int(sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_VM_STEP, 1))))
+                    let work = Int(sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_VM_STEP, 1))
+                    workRecorder.record(.counted(sql: sql, work: work, plan: queryPlan(sql)))
                 }
                 sqlite_nio_sqlite3_reset(statement)
                 sqlite_nio_sqlite3_clear_bindings(statement)
@@ -97,6 +98,21 @@ final class SQLiteHandle: Sendable {
                 try onRow(SQLiteResultRow(columns: prepared.columns, values: Self.rowValues(statement, count: prepared.columns.names.count)))
             }
         }
+    }
+
+    /// `EXPLAIN QUERY PLAN` of `sql`, one line per step (its `detail` column), for `Database.statementWork`. Called
+    /// with the connection's lock held; the parameters stay unbound (the plan does not depend on them: QPSG).
+    private func queryPlan(_ sql: String) -> [String] {
+        var explain: OpaquePointer?
+        guard sqlite_nio_sqlite3_prepare_v2(raw, "EXPLAIN QUERY PLAN " + sql, -1, &explain, nil) == SQLITE_OK, let explain else {
+            return []
+        }
+        defer { sqlite_nio_sqlite3_finalize(explain) }
+        var lines: [String] = []
+        while sqlite_nio_sqlite3_step(explain) == SQLITE_ROW {
+            if let detail = sqlite_nio_sqlite3_column_text(explain, 3) { lines.append(String(cString: detail)) }
+        }
+        return lines
     }
 
     /// Runs SQL text that may hold several statements and returns no rows (pragmas, schema changes).

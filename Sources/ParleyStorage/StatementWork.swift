@@ -12,6 +12,10 @@ public struct StatementWork: Sendable {
     /// again afterwards, in a transaction that is rolled back); there only reads (`SELECT`) are measured. Comparable
     /// only within one engine.
     public let work: Int
+    /// The engine's plan for the statement, one line per step: SQLite's `EXPLAIN QUERY PLAN` (`SEARCH p USING INDEX
+    /// ...`), PostgreSQL's `EXPLAIN ANALYZE` lines (`Index Scan using ... on messaging_members p ...`). For tests of a
+    /// plan's shape: which tables a statement visits, and how often.
+    public let plan: [String]
 }
 
 extension Database {
@@ -24,19 +28,21 @@ extension Database {
         var result: [StatementWork] = []
         for entry in recorder.entries {
             switch entry {
-            case .counted(let sql, let work):
-                result.append(StatementWork(sql: sql, work: work))
+            case .counted(let sql, let work, let plan):
+                result.append(StatementWork(sql: sql, work: work, plan: plan))
             case .toExplain(let sql, let bindings):
                 guard let postgres = backend as? PostgresBackend else { continue }
-                result.append(StatementWork(sql: sql, work: try await Self.explainedWork(sql, bindings, on: postgres.client)))
+                let (work, plan) = try await Self.explainedWork(sql, bindings, on: postgres.client)
+                result.append(StatementWork(sql: sql, work: work, plan: plan))
             }
         }
         return result
     }
 
     /// The rows an `EXPLAIN ANALYZE` of the statement shows its nodes handling: `rows=R loops=L` of each node, plus
-    /// the rows its filters removed (shown per loop, like R, on the lines after their node's).
-    private static func explainedWork(_ sql: String, _ bindings: PostgresBindings, on client: PostgresClient) async throws -> Int {
+    /// the rows its filters removed (shown per loop, like R, on the lines after their node's); and the lines.
+    private static func explainedWork(_ sql: String, _ bindings: PostgresBindings, on client: PostgresClient) async throws
+        -> (work: Int, plan: [String]) {
         try await client.withConnection { connection in
             _ = try await connection.query("BEGIN", logger: connection.logger)
             var lines: [String] = []
@@ -60,7 +66,7 @@ extension Database {
                     work += removed * loops
                 }
             }
-            return work
+            return (work, lines)
         }
     }
 
@@ -94,7 +100,7 @@ final class StatementWorkRecorder: Sendable {
 
     enum Entry: Sendable {
         /// Measured as it ran (SQLite).
-        case counted(sql: String, work: Int)
+        case counted(sql: String, work: Int, plan: [String])
         /// To be explained afterwards (PostgreSQL).
         case toExplain(sql: String, bindings: PostgresBindings)
     }
