@@ -43,13 +43,22 @@ struct AnalyticsStore: Sendable {
         }
         try await resolveNotificationTemplates(&facts, on: sql)
         let inserted = try await insertFacts(facts, on: sql)
-        var increments: [CounterKey: Int64] = [:]
+        // The facts of one second share all their buckets: they are counted per counter and second first, then
+        // spread over that second's buckets once. (Per fact and bucket, the batch's dictionary work and the zones'
+        // offset lookups grew with every fact: this runs inside the one SQLite writer's turn.)
+        var calendar = BucketCalendar(store: self)
+        var perSecond: [SecondCounter: Int64] = [:]
         for fact in facts where inserted.contains(fact.key) {
+            let second = BucketCalendar.second(of: fact.occurredAt)
             for (metric, breakdown) in Self.counters(of: fact) {
-                for bucket in buckets(of: fact.occurredAt) {
-                    increments[CounterKey(metric: metric, zone: bucket.zone, granularity: bucket.granularity, bucket: bucket.bucket,
-                                          breakdown: breakdown), default: 0] += 1
-                }
+                perSecond[SecondCounter(metric: metric, breakdown: breakdown, second: second), default: 0] += 1
+            }
+        }
+        var increments: [CounterKey: Int64] = [:]
+        for (counter, count) in perSecond {
+            for bucket in calendar.buckets(ofSecond: counter.second) {
+                increments[CounterKey(metric: counter.metric, zone: bucket.zone, granularity: bucket.granularity, bucket: bucket.bucket,
+                                      breakdown: counter.breakdown), default: 0] += count
             }
         }
         try await addToCounters(increments, on: sql)
@@ -64,12 +73,10 @@ struct AnalyticsStore: Sendable {
                 number = users[membership.member]
             }
             guard let number, let member = UInt32(exactly: number) else { continue }
-            let hour = ReportingZone.hour(ofMilliseconds: membership.occurredAt)
-            additions[SetKey(name: membership.set.rawValue, zone: ReportingZone.utc.identifier, granularity: .hour, bucket: hour), default: []]
-                .append(member)
-            for zone in settings.zones {
-                additions[SetKey(name: membership.set.rawValue, zone: zone.identifier, granularity: .day,
-                                 bucket: zone.day(ofMilliseconds: membership.occurredAt)), default: []].append(member)
+            // Sets are kept per UTC hour and per day in every zone (not per week).
+            for bucket in calendar.buckets(ofSecond: BucketCalendar.second(of: membership.occurredAt)) where bucket.granularity != .week {
+                additions[SetKey(name: membership.set.rawValue, zone: bucket.zone, granularity: bucket.granularity, bucket: bucket.bucket),
+                          default: []].append(member)
             }
         }
         for (key, members) in additions {
@@ -123,6 +130,34 @@ struct AnalyticsStore: Sendable {
         var granularity: Granularity
         var bucket: Int64
         var breakdown: String
+    }
+
+    /// A counter's facts within one second (`apply`).
+    struct SecondCounter: Hashable {
+        var metric: String
+        var breakdown: String
+        var second: Int64
+    }
+
+    /// `buckets(of:)` per second, each second worked out once: every instant of a second falls in the same UTC hour
+    /// and the same day and week of every zone, since hours, days and changes of a zone's offset begin on whole
+    /// seconds.
+    struct BucketCalendar {
+        let store: AnalyticsStore
+        private var known: [Int64: [(zone: String, granularity: Granularity, bucket: Int64)]] = [:]
+
+        init(store: AnalyticsStore) {
+            self.store = store
+        }
+
+        static func second(of ms: Int64) -> Int64 { ReportingZone.floorDiv(ms, 1000) }
+
+        mutating func buckets(ofSecond second: Int64) -> [(zone: String, granularity: Granularity, bucket: Int64)] {
+            if let buckets = known[second] { return buckets }
+            let buckets = store.buckets(of: second * 1000)
+            known[second] = buckets
+            return buckets
+        }
     }
 
     struct SetKey: Hashable {
@@ -226,10 +261,26 @@ struct AnalyticsStore: Sendable {
     }
 
     /// Inserts facts that are not stored yet; returns the keys that were new.
-    func insertFacts(_ facts: [AnalyticsBatch.Fact], on sql: any SQLDatabase) async throws -> Set<String> {
-        var inserted = Set<String>()
+    /// Which of `facts` were stored now, not before (a replayed event's facts were).
+    enum InsertedFacts {
+        /// Every fact of the batch: the usual case, told without reading back each key.
+        case all
+        case only(Set<String>)
+
+        func contains(_ key: String) -> Bool {
+            switch self {
+            case .all: true
+            case .only(let keys): keys.contains(key)
+            }
+        }
+    }
+
+    func insertFacts(_ facts: [AnalyticsBatch.Fact], on sql: any SQLDatabase) async throws -> InsertedFacts {
         var seen = Set<String>()
+        // A fact whose key repeats within the batch counts once; with no repeat and every row stored, all are new.
         let unique = facts.filter { seen.insert($0.key).inserted }
+        var returned: [[any SQLRow]] = []
+        var storedCount = 0
         for chunk in unique.chunked(Self.chunk) {
             var statement = BulkSQL("INSERT INTO analytics_facts (fact_key, kind, occurred_at, position, subject, ref, dim_a, dim_b, dim_c) VALUES")
             for (index, fact) in chunk.enumerated() {
@@ -237,9 +288,15 @@ struct AnalyticsStore: Sendable {
                 statement.row([fact.key, fact.kind.rawValue, fact.occurredAt, fact.position, fact.subject, fact.ref, fact.a, fact.b, fact.c])
             }
             let rows = try await sql.all(statement + " ON CONFLICT (fact_key) DO NOTHING RETURNING fact_key")
+            storedCount += rows.count
+            returned.append(rows)
+        }
+        if storedCount == facts.count { return .all }
+        var inserted = Set<String>()
+        for rows in returned {
             for row in rows { inserted.insert(try row.decode(column: "fact_key", as: String.self)) }
         }
-        return inserted
+        return .only(inserted)
     }
 
     func addToCounters(_ increments: [CounterKey: Int64], on sql: any SQLDatabase) async throws {

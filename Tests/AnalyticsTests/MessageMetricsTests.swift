@@ -82,4 +82,40 @@ import Testing
             #expect(try await fx.value("notifications_clicked", from, to) == 0)
         }
     }
+
+    /// One batch whose messages straddle midnight in UTC and in Shanghai by fractions of a second, two of them in the
+    /// same second: the consumer counts the facts of a second together before spreading them over the second's
+    /// buckets, and each message must still land in its own hour and day in both zones.
+    @Test(arguments: TestDatabases.engines)
+    func messagesOfOneBatchAcrossMidnightCountInTheirOwnHourAndDayInEachZone(engine: DatabaseEngine) async throws {
+        try await AnalyticsFixture.run(engine) { fx in
+            func message(_ time: String, plus seconds: TimeInterval) -> NewEvent {
+                var event = Ev.message("c_fg", from: "frank", time)
+                event.occurredAt = at(time).addingTimeInterval(seconds)
+                return event
+            }
+            try await fx.append([
+                Ev.conversation("c_fg", type: "direct", members: ["frank", "gina"], "2026-01-10T08:00:00Z"),
+                message("2026-01-10T15:59:59Z", plus: 0.9),  // the 10th in Shanghai (23:59:59.9 there)
+                message("2026-01-10T16:00:00Z", plus: 0.1),  // the 11th in Shanghai
+                message("2026-01-10T23:59:59Z", plus: 0.1),  // two in the same second, the 10th in UTC
+                message("2026-01-10T23:59:59Z", plus: 0.5),
+                message("2026-01-11T00:00:00Z", plus: 0.2),  // the 11th in UTC
+            ])
+            try await fx.drain()
+            #expect(try await fx.value("messages", "2026-01-10T00:00:00Z", "2026-01-11T00:00:00Z") == 4)
+            #expect(try await fx.value("messages", "2026-01-11T00:00:00Z", "2026-01-12T00:00:00Z") == 1)
+            #expect(try await fx.value("messages", "2026-01-09T16:00:00Z", "2026-01-10T16:00:00Z", tz: "Asia/Shanghai") == 1)
+            #expect(try await fx.value("messages", "2026-01-10T16:00:00Z", "2026-01-11T16:00:00Z", tz: "Asia/Shanghai") == 4)
+            #expect(try await fx.value("messages", "2026-01-10T15:00:00Z", "2026-01-10T16:00:00Z", .hour) == 1)
+            #expect(try await fx.value("messages", "2026-01-10T16:00:00Z", "2026-01-10T17:00:00Z", .hour) == 1)
+            #expect(try await fx.value("messages", "2026-01-10T23:00:00Z", "2026-01-11T00:00:00Z", .hour) == 2)
+            #expect(try await fx.value("messages", "2026-01-11T00:00:00Z", "2026-01-11T01:00:00Z", .hour) == 1)
+            // The sender is active on both days in both zones (the bitmaps take the same per-second buckets).
+            #expect(try await fx.value("senders", "2026-01-10T00:00:00Z", "2026-01-11T00:00:00Z") == 1)
+            #expect(try await fx.value("senders", "2026-01-11T00:00:00Z", "2026-01-12T00:00:00Z") == 1)
+            #expect(try await fx.value("senders", "2026-01-09T16:00:00Z", "2026-01-10T16:00:00Z", tz: "Asia/Shanghai") == 1)
+            #expect(try await fx.value("senders", "2026-01-10T16:00:00Z", "2026-01-11T16:00:00Z", tz: "Asia/Shanghai") == 1)
+        }
+    }
 }
