@@ -260,8 +260,7 @@ struct AnalyticsStore: Sendable {
         }
     }
 
-    /// Inserts facts that are not stored yet; returns the keys that were new.
-    /// Which of `facts` were stored now, not before (a replayed event's facts were).
+    /// Which of a batch's facts were stored now, not before (a replayed event's facts were).
     enum InsertedFacts {
         /// Every fact of the batch: the usual case, told without reading back each key.
         case all
@@ -275,6 +274,7 @@ struct AnalyticsStore: Sendable {
         }
     }
 
+    /// Inserts facts that are not stored yet; returns which were new.
     func insertFacts(_ facts: [AnalyticsBatch.Fact], on sql: any SQLDatabase) async throws -> InsertedFacts {
         var seen = Set<String>()
         // A fact whose key repeats within the batch counts once; with no repeat and every row stored, all are new.
