@@ -26,17 +26,9 @@ import Testing
     func aDirectSendReadsThePeerOnceAndBlocksStillRefuse(engine: DatabaseEngine) async throws {
         try await TestApp.run(engine) { app, _ in
             let services = app.services
-            var people: [UserID] = []
-            for name in ["alice", "bob"] {
-                let id = try UserID(validating: name)
-                _ = try await services.users.upsert(id, profile: try UserProfile(name: name, avatarURL: nil, metadata: nil), actor: "test", at: Date())
-                people.append(id)
-            }
-            let (direct, _) = try await services.messaging.openDirect(by: .user(people[0]), user: people[0], with: people[1])
+            let (people, direct) = try await app.aliceAndBobInADirectConversation()
             func send(_ text: String, by user: UserID) async throws -> SendReceipt {
-                try await services.messaging.send(
-                    try MessageDraft(conversationID: direct.id, clientMsgID: UUID().uuidString, kind: .text, body: ["text": .string(text)]),
-                    by: .user(user))
+                try await services.messaging.send(try TestApp.textDraft(text, to: direct), by: .user(user))
             }
 
             let statements = try await services.database.statementWork { _ = try await send("hello", by: people[0]) }

@@ -17,16 +17,8 @@ import Testing
     func theSendsReadAsksForSanctionsAndAMuteStillRefuses(engine: DatabaseEngine) async throws {
         try await TestApp.run(engine) { app, _ in
             let services = app.services
-            var people: [UserID] = []
-            for name in ["alice", "bob"] {
-                let id = try UserID(validating: name)
-                _ = try await services.users.upsert(id, profile: try UserProfile(name: name, avatarURL: nil, metadata: nil), actor: "test", at: Date())
-                people.append(id)
-            }
-            let (direct, _) = try await services.messaging.openDirect(by: .user(people[0]), user: people[0], with: people[1])
-            func draft(_ text: String) throws -> MessageDraft {
-                try MessageDraft(conversationID: direct.id, clientMsgID: UUID().uuidString, kind: .text, body: ["text": .string(text)])
-            }
+            let (people, direct) = try await app.aliceAndBobInADirectConversation()
+            func draft(_ text: String) throws -> MessageDraft { try TestApp.textDraft(text, to: direct) }
 
             let statements = try await services.database.statementWork {
                 _ = try await services.messaging.send(try draft("hello"), by: .user(people[0]))
@@ -41,7 +33,7 @@ import Testing
                                                        conversationID: "c_elsewhere", by: "admin:test")
             _ = try await services.messaging.send(try draft("still here"), by: .user(people[0]))
             _ = try await services.moderation.sanction(people[0], kind: .mute, duration: 3600, reason: "here",
-                                                       conversationID: direct.id, by: "admin:test")
+                                                       conversationID: direct, by: "admin:test")
             do {
                 _ = try await services.messaging.send(try draft("muted"), by: .user(people[0]))
                 Issue.record("\(engine): a muted author's message was stored")

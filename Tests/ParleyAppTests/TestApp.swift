@@ -1,7 +1,9 @@
 import Crypto
 import Foundation
 import Hummingbird
+import Identity
 import HummingbirdTesting
+import Messaging
 import Events
 import Notifications
 import NIOCore
@@ -84,6 +86,24 @@ extension TestClientProtocol {
 }
 
 extension TestApp {
+    /// Two users, alice and bob, made through the services (no HTTP), and the direct conversation alice opened with
+    /// bob: for tests of the send path itself.
+    func aliceAndBobInADirectConversation() async throws -> (people: [UserID], conversationID: String) {
+        var people: [UserID] = []
+        for name in ["alice", "bob"] {
+            let id = try UserID(validating: name)
+            _ = try await services.users.upsert(id, profile: try UserProfile(name: name, avatarURL: nil, metadata: nil), actor: "test", at: Date())
+            people.append(id)
+        }
+        let (direct, _) = try await services.messaging.openDirect(by: .user(people[0]), user: people[0], with: people[1])
+        return (people, direct.id)
+    }
+
+    /// A text message to `conversationID` with a fresh client id.
+    static func textDraft(_ text: String, to conversationID: String) throws -> MessageDraft {
+        try MessageDraft(conversationID: conversationID, clientMsgID: UUID().uuidString, kind: .text, body: ["text": .string(text)])
+    }
+
     /// Runs one of `parley serve`'s event consumers until it has read the whole log.
     func runConsumer(_ name: String) async throws {
         guard let consumer = services.eventConsumers.first(where: { $0.name == name }) else { throw TestDatabaseError("no consumer \(name)") }
