@@ -15,8 +15,9 @@ base64), so the tests can check what a mail client would show. Recipients whose 
 
 Options: --tls-cert/--tls-key offer STARTTLS (--require-starttls refuses MAIL before it; --implicit-tls
 wraps the whole connection instead); --auth-user/--auth-password accept AUTH PLAIN and LOGIN for that one
-user (only over TLS unless --auth-allow-plaintext). --idle-timeout closes idle connections sooner. --mute accepts connections and never says a word (for
-timeout tests). --scripted JSON replaces aiosmtpd with a fake server that answers each command verb with the
+user (only over TLS unless --auth-allow-plaintext). --close-after-message closes each connection right after
+accepting a message (as a server that dropped an idle session would). --mute accepts connections and never says a
+word (for timeout tests). --scripted JSON replaces aiosmtpd with a fake server that answers each command verb with the
 raw text given for it (`{"greeting": "220 hi", "EHLO": "502 no", "HELO": "250 ok", "DATA_END": "554 no"}`;
 unlisted verbs get 250, DATA gets 354), for misbehaving servers; it appends every command line it receives
 to commands.log in --out.
@@ -42,8 +43,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Sink:
-    def __init__(self, out_dir):
+    def __init__(self, out_dir, close_after_message=False):
         self.out_dir = out_dir
+        self.close_after_message = close_after_message
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower().startswith("reject"):
@@ -71,6 +73,12 @@ class Sink:
         with open(temporary, "w", encoding="utf-8") as handle:
             json.dump(record, handle, ensure_ascii=False)
         os.replace(temporary, os.path.join(self.out_dir, name))
+        if self.close_after_message:
+            # Runs after aiosmtpd wrote the 250 below (in this same step), and before it reads another command:
+            # the client sees its message accepted, then the connection end, never a command of the next one
+            # answered. (aiosmtpd's idle timeout would do the same, but only as reliably as both processes are
+            # scheduled on time: a client starved for longer than the timeout mid-transaction lost its session.)
+            asyncio.get_running_loop().call_soon(lambda: server.transport and server.transport.close())
         return "250 2.0.0 OK queued as %s" % name
 
 
@@ -180,15 +188,13 @@ async def serve(arguments):
         "enable_SMTPUTF8": True,
         "data_size_limit": arguments.size_limit,
     }
-    if arguments.idle_timeout is not None:
-        options["timeout"] = arguments.idle_timeout
     if context is not None and not arguments.implicit_tls:
         options["tls_context"] = context
         options["require_starttls"] = arguments.require_starttls
     if arguments.auth_user:
         options["authenticator"] = _authenticator(arguments.auth_user, arguments.auth_password or "")
         options["auth_require_tls"] = not arguments.auth_allow_plaintext
-    sink = Sink(arguments.out)
+    sink = Sink(arguments.out, close_after_message=arguments.close_after_message)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(sink, loop=loop, **options),
@@ -222,7 +228,7 @@ def main():
     parser.add_argument("--auth-allow-plaintext", action="store_true")
     parser.add_argument("--size-limit", type=int, default=10 * 1024 * 1024)
     parser.add_argument("--mute", action="store_true")
-    parser.add_argument("--idle-timeout", type=float, help="close a connection idle this many seconds (aiosmtpd: 300)")
+    parser.add_argument("--close-after-message", action="store_true", help="close each connection once a message is accepted")
     parser.add_argument("--scripted", help="JSON object: command verb -> raw reply text")
     arguments = parser.parse_args()
     if (arguments.require_starttls or arguments.implicit_tls) and not arguments.tls_cert:

@@ -10,7 +10,7 @@ public final class SMTPSink: Sendable {
     public struct Options {
         public init(tls: TestTLSMaterial? = nil, requireStartTLS: Bool = false, implicitTLS: Bool = false, authUser: String? = nil,
                     authPassword: String? = nil, authAllowPlaintext: Bool = false, mute: Bool = false, scripted: [String: String]? = nil,
-                    idleTimeout: Double? = nil) {
+                    closeAfterMessage: Bool = false) {
             self.tls = tls
             self.requireStartTLS = requireStartTLS
             self.implicitTLS = implicitTLS
@@ -19,7 +19,7 @@ public final class SMTPSink: Sendable {
             self.authAllowPlaintext = authAllowPlaintext
             self.mute = mute
             self.scripted = scripted
-            self.idleTimeout = idleTimeout
+            self.closeAfterMessage = closeAfterMessage
         }
 
         /// Offers STARTTLS with this certificate (or wraps the connection in TLS with `implicitTLS`).
@@ -33,8 +33,8 @@ public final class SMTPSink: Sendable {
         public var mute = false
         /// A fake server instead of aiosmtpd: command verb (or `greeting`, `DATA_END`) → raw reply text.
         public var scripted: [String: String]?
-        /// Closes connections idle this many seconds (aiosmtpd's default: 300).
-        public var idleTimeout: Double?
+        /// Closes each connection right after accepting a message on it (as a server that dropped an idle session).
+        public var closeAfterMessage = false
     }
 
     /// What the sink recorded for one accepted message (see the script's docstring).
@@ -94,7 +94,7 @@ public final class SMTPSink: Sendable {
         if let user = options.authUser { arguments += ["--auth-user", user, "--auth-password", options.authPassword ?? ""] }
         if options.authAllowPlaintext { arguments.append("--auth-allow-plaintext") }
         if options.mute { arguments.append("--mute") }
-        if let idleTimeout = options.idleTimeout { arguments += ["--idle-timeout", String(idleTimeout)] }
+        if options.closeAfterMessage { arguments.append("--close-after-message") }
         if let scripted = options.scripted {
             arguments += ["--scripted", String(decoding: try JSONEncoder().encode(scripted), as: UTF8.self)]
         }
