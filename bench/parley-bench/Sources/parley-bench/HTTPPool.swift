@@ -65,7 +65,10 @@ final class HTTPConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     let target: ServerTarget
+    /// Only touched on the channel's event loop.
     private var context: ChannelHandlerContext?
+    /// The channel, for callers on other threads (a `Channel` may be used from any thread; its context may not).
+    private let channel = Mutex<(any Channel)?>(nil)
     private var queue: [Pending] = []
     private var current: Pending?
     private var status = 0
@@ -77,10 +80,11 @@ final class HTTPConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        channel.withLock { $0 = context.channel }
     }
 
     func request(_ method: HTTPMethod, _ path: String, headers: [(String, String)], json: String?) async throws -> HTTPPool.Response {
-        guard let loop = context?.eventLoop else { throw BenchError("HTTP connection is not open") }
+        guard let loop = channel.withLock({ $0?.eventLoop }) else { throw BenchError("HTTP connection is not open") }
         let promise = loop.makePromise(of: HTTPPool.Response.self)
         loop.execute {
             var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
@@ -137,7 +141,6 @@ final class HTTPConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func close() {
-        guard let channel = context?.channel else { return }
-        channel.close(promise: nil)
+        channel.withLock { $0 }?.close(promise: nil)
     }
 }
