@@ -15,6 +15,11 @@ var logger = Logger(label: "bench")
 logger.logLevel = .warning
 
 let arguments = CommandLine.arguments.dropFirst()
+if let first = arguments.first, first.hasPrefix("-") {
+    // Any argument is the database to use; an option-looking one would become a SQLite file of that name.
+    print("usage: parley-analytics-bench [SQLITE-PATH | postgres://URL]  (sizes: BENCH_USERS, BENCH_DAYS, BENCH_DAILY_SHARE)")
+    exit(first == "--help" || first == "-h" ? 0 : 2)
+}
 let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-analytics-bench-\(UUID().uuidString)")
 let configuration: DatabaseConfiguration = arguments.first.map { DatabaseConfiguration(urlOrPath: $0) }
     ?? .sqlite(path: folder.appendingPathComponent("bench.sqlite").path)
