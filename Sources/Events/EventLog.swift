@@ -6,15 +6,28 @@ import SQLKit
 /// The durable, ordered log of every state change: the outbox other contexts write into, and the
 /// source its consumers read with their own cursors.
 ///
-/// Ordering: a consumer reads `position > cursor` and must never miss an event that commits later with
-/// a smaller position. SQLite has one writer, so positions commit in order. On PostgreSQL, identity
-/// values are handed out before commit, so writers take a transaction-scoped advisory lock just before
-/// appending: event-writing transactions then commit in position order. Appending is the last step of
-/// a transaction, so the lock is held only for the commit.
+/// Ordering: a consumer reads `position > cursor` and must never miss an event that becomes visible later with
+/// a smaller position. SQLite has one writer, so positions are drawn and committed in the same order.
+///
+/// PostgreSQL commits concurrent transactions in any order, so an event is appended without a position (pending)
+/// and is given one afterwards by `placePending`, which readers run before they read: it numbers the pending
+/// events it sees, in the order they were appended, from one sequence, under a lock that only one placer at a time
+/// holds through its commit. Positions therefore become visible in increasing order, and writers never wait for
+/// each other. (Until migration 2, writers took a cluster-wide lock held through their COMMIT instead: with durable
+/// commits every event-writing transaction of the cluster then waited for the previous one's WAL flush, and 32
+/// senders were slower than 8; see bench/README.md, session 13.)
 public struct EventLog: EventOutbox {
-    static let appendLockKey = 74_057_266
-    /// PostgreSQL channel notified (at commit) by every transaction that appends events.
+    /// The lock the writers of releases before migration 2 take to append (they still may, during a rolling upgrade).
+    static let legacyAppendLockKey = 74_057_266
+    /// The lock one placer of pending events holds through its commit (`placePending`).
+    static let placeLockKey = 74_057_267
+    /// How many pending events one placing statement numbers at most.
+    static let placeBatch = 2_000
+    /// Channel notified when events became readable: on PostgreSQL by the transaction that placed them (every node
+    /// listening), on SQLite in process by the transaction that appended them.
     public static let notifyChannel = "parley_events"
+    /// In-process channel signalled after a commit that appended events (`EventPlacer` waits on it).
+    public static let appendedChannel = "parley_events_appended"
 
     let database: Database
     let ids: any IDGenerator
@@ -48,12 +61,34 @@ public struct EventLog: EventOutbox {
                 """,
             ]
         },
+        Migration(2, "append events without the cluster-wide lock; positions placed after commit") { engine in
+            guard engine == .postgres else { return [] }
+            // The identity's sequence goes with the identity; the new one starts where it stood. Rows of writers of
+            // the previous release (no position given) now arrive pending, like the new writers'.
+            return [
+                "CREATE SEQUENCE events_log_placed_position",
+                """
+                SELECT CASE WHEN last > 0 THEN setval('events_log_placed_position', last)
+                            ELSE setval('events_log_placed_position', 1, false) END
+                FROM (SELECT GREATEST(COALESCE((SELECT MAX(position) FROM events_log), 0),
+                                      COALESCE(pg_sequence_last_value(pg_get_serial_sequence('events_log', 'position')), 0)) AS last) AS drawn
+                """,
+                "ALTER TABLE events_log ALTER COLUMN position DROP IDENTITY",
+                "ALTER TABLE events_log DROP CONSTRAINT events_log_pkey",
+                "ALTER TABLE events_log ALTER COLUMN position DROP NOT NULL",
+                "CREATE UNIQUE INDEX events_log_position ON events_log (position)",
+                "CREATE SEQUENCE events_log_appended",
+                "ALTER TABLE events_log ADD COLUMN appended BIGINT",
+                "ALTER TABLE events_log ALTER COLUMN appended SET DEFAULT nextval('events_log_appended')",
+                "CREATE INDEX events_log_pending ON events_log (appended) WHERE position IS NULL",
+            ]
+        },
     ])
 
     public func append(_ events: [NewEvent], on sql: any SQLDatabase) async throws {
         guard !events.isEmpty else { return }
         if database.engine == .postgres {
-            let clauses = appendClauses(events, after: [])
+            let clauses = appendClauses(events)
             try await sql.run(BulkSQL("WITH ") + clauses.definitions + " SELECT 1 FROM " + clauses.notified)
         } else {
             try await sql.run(BulkSQL("INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) VALUES ") + rows(of: events))
@@ -62,29 +97,25 @@ public struct EventLog: EventOutbox {
         appended(events)
     }
 
-    /// The append lock, the rows and the NOTIFY (delivered at commit: live readers on every node wake without
-    /// polling) as one statement's clauses: every other event-writing transaction of the cluster waits for this lock
-    /// until we commit, so it is held for the rest of one statement and the COMMIT, not for several round trips. The
-    /// rows come out of a join with the lock's one row, so their identity values are drawn only once the lock is held;
-    /// the lock's own row comes out of the `gates`' rows, so it is taken only after their row locks.
-    public func appendClauses(_ events: [NewEvent], after gates: [String], onlyIf condition: String?) -> EventAppendClauses {
-        var statement = BulkSQL("parley_appending AS (SELECT pg_advisory_xact_lock(\(Self.appendLockKey))")
-        for (index, gate) in gates.enumerated() {
-            statement.append(index == 0 ? " FROM " : ", ")
-            statement.append("(SELECT count(*) FROM \(gate)) AS after_\(gate)")
-        }
-        if let condition { statement.append(" WHERE EXISTS (SELECT 1 FROM \(condition))") }
-        statement.append("), parley_appended AS (INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) ")
-        statement.append("SELECT v.id, v.type, v.occurred_at, v.actor, v.subject, v.payload FROM parley_appending, (VALUES ")
+    /// The rows (pending: `placePending` gives them positions) and the NOTIFY (delivered at commit: readers on every
+    /// node wake without polling, and place them) as one statement's clauses. With `condition`, the rows are inserted
+    /// only when that clause yields a row.
+    public func appendClauses(_ events: [NewEvent], onlyIf condition: String?) -> EventAppendClauses {
+        var statement = BulkSQL("parley_appended AS (INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) ")
+        statement.append("SELECT v.id, v.type, v.occurred_at, v.actor, v.subject, v.payload FROM (VALUES ")
         statement = statement + rows(of: events)
-        statement.append(") AS v (id, type, occurred_at, actor, subject, payload) RETURNING position), ")
-        statement.append("parley_notified AS (SELECT pg_notify(")
-        statement.bind(Self.notifyChannel)
-        statement.append(", '') FROM (SELECT 1 FROM parley_appended LIMIT 1) AS once)")
+        statement.append(") AS v (id, type, occurred_at, actor, subject, payload)")
+        if let condition { statement.append(" WHERE EXISTS (SELECT 1 FROM \(condition))") }
+        // No NOTIFY here: PostgreSQL serialises the commits of every transaction that notifies (the notification
+        // queue's lock is held through the commit's WAL flush), which with durable commits capped the cluster at one
+        // send per flush. `appended` wakes this node's `EventPlacer`, whose placing transaction notifies every node.
+        statement.append(" RETURNING 1 AS one), parley_notified AS (SELECT 1 FROM parley_appended LIMIT 1)")
         return EventAppendClauses(definitions: statement, notified: "parley_notified")
     }
 
     public func appended(_ events: [NewEvent]) {
+        // PostgreSQL: this node's placer gives them positions (and then wakes every node's readers).
+        database.notifyInProcess(Self.appendedChannel)
         // And per type, in this process only: readers that want a few types wake for those alone.
         for type in Set(events.map(\.type)) { database.notifyInProcess(Self.typeChannel(type)) }
     }
@@ -108,10 +139,12 @@ public struct EventLog: EventOutbox {
 
     /// Events after `position`, oldest first, at most `limit`; optionally only the given types.
     public func read(after position: Int64, limit: Int, types: Set<String>? = nil) async throws -> [EventEnvelope] {
-        try await read(after: position, limit: limit, types: types, on: database.sql)
+        try await placePending()
+        return try await read(after: position, limit: limit, types: types, on: database.sql)
     }
 
-    /// Reads like `read(after:limit:types:)`, on the caller's connection or transaction.
+    /// Reads like `read(after:limit:types:)`, on the caller's connection or transaction, without placing pending
+    /// events first (see `placePending`).
     public func read(after position: Int64, limit: Int, types: Set<String>? = nil, on sql: any SQLDatabase) async throws -> [EventEnvelope] {
         let rows: [any SQLRow]
         if let types, !types.isEmpty {
@@ -144,6 +177,7 @@ public struct EventLog: EventOutbox {
             let events = try await read(after: position, limit: limit)
             return EventWindow(end: events.last?.position, count: events.count, events: events)
         }
+        try await placePending()
         let heads = try await database.sql.raw("""
             SELECT position, type FROM events_log WHERE position > \(bind: position) ORDER BY position LIMIT \(bind: limit)
             """).all()
@@ -167,8 +201,8 @@ public struct EventLog: EventOutbox {
     }
 
     /// A window from `position` to the log's head with no events in it, for a reader that wants none: one read
-    /// of the head instead of every position and type in between. (Positions commit in order on both engines,
-    /// see `append`, so nothing can commit below the head afterwards.)
+    /// of the head instead of every position and type in between. (Positions become visible in increasing order on
+    /// both engines, see the type's comment, so nothing can appear below the head afterwards.)
     public func emptyWindow(after position: Int64) async throws -> EventWindow {
         let head = try await headPosition()
         return EventWindow(end: head > position ? head : nil, count: 0, events: [])
@@ -176,8 +210,47 @@ public struct EventLog: EventOutbox {
 
     /// The position of the newest event, 0 when the log is empty.
     public func headPosition() async throws -> Int64 {
+        try await placePending()
         let row = try await database.sql.raw("SELECT COALESCE(MAX(position), 0) AS head FROM events_log").first()
         return try row?.decode(column: "head", as: Int64.self) ?? 0
+    }
+
+    /// PostgreSQL: gives the events appended and committed so far without a position theirs, in the order they were
+    /// appended, and wakes the readers of every node (NOTIFY) when it placed any. Readers call it before they read,
+    /// so whoever reads first after a commit places its events; one placer at a time holds the lock through its
+    /// commit (the others find it taken and read what is placed already: its NOTIFY wakes them again), so positions
+    /// become visible in increasing order. SQLite: nothing to do (positions are drawn in commit order).
+    ///
+    /// One statement: the lock is taken before any pending row is read. Its snapshot may predate the previous
+    /// placer's commit; a row that placer numbered meanwhile fails the `position IS NULL` recheck of the UPDATE and
+    /// keeps its position (the number drawn for it is skipped: positions may have gaps, never repeats).
+    public func placePending() async throws {
+        guard database.engine == .postgres else { return }
+        while true {
+            let row = try await database.sql.raw("""
+                WITH placer AS (SELECT pg_try_advisory_xact_lock(\(unsafeRaw: String(Self.placeLockKey))) AS holds),
+                pending AS (
+                    SELECT appended FROM events_log WHERE position IS NULL AND (SELECT holds FROM placer)
+                    ORDER BY appended LIMIT \(unsafeRaw: String(Self.placeBatch))
+                ),
+                numbered AS (
+                    SELECT appended, nextval('events_log_placed_position') AS position
+                    FROM (SELECT appended FROM pending ORDER BY appended) AS in_order
+                ),
+                placed AS (
+                    UPDATE events_log e SET position = n.position FROM numbered n
+                    WHERE e.appended = n.appended AND e.position IS NULL
+                    RETURNING 1 AS one
+                ),
+                woken AS (SELECT pg_notify(\(bind: Self.notifyChannel), '') FROM (SELECT 1 FROM placed LIMIT 1) AS once)
+                SELECT (SELECT count(*) FROM placed) AS placed, (SELECT count(*) FROM woken) AS woken
+                """).first()
+            let placed = try row?.decode(column: "placed", as: Int.self) ?? 0
+            guard placed > 0 else { return }
+            // This process's consumers wait on its commits.
+            database.commits.notify()
+            if placed < Self.placeBatch { return }
+        }
     }
 
     /// The durable cursor of a named consumer; 0 when it has never committed one.

@@ -8,7 +8,7 @@ import SQLKit
 ///
 /// Methods taking `on sql:` run inside the caller's transaction; `MessagingService` owns the transactions
 /// and the rules. Lock order on PostgreSQL, kept by every write path: the conversation row first (seq
-/// allocation), then users' feed heads in user-id order, then the event log's append lock.
+/// allocation), then users' feed heads in user-id order. (The event log takes no lock: see `EventLog`.)
 struct MessagingStore: Sendable {
     let database: Database
     let outbox: any EventOutbox
@@ -379,8 +379,7 @@ struct MessagingStore: Sendable {
     /// Appends messages of one sender as the next items of `conversation`, which the caller read under its row
     /// lock in this transaction (so `lastSeq + 1` onwards are free), with one statement per table whatever their
     /// number: the items, the conversation's counters, `reader`'s read position (the sender's: your own message is
-    /// read by you), the members' feeds and the events; on PostgreSQL all in one statement. Events go last: their
-    /// append lock is held until the commit. Returns the stored items.
+    /// read by you), the members' feeds and the events; on PostgreSQL all in one statement. Returns the stored items.
     func appendMessages(
         _ drafts: [MessageDraft], to conversation: Conversation, senderID: String, actor: String, readBy reader: UserID?,
         at now: Date, on sql: any SQLDatabase
@@ -458,12 +457,10 @@ struct MessagingStore: Sendable {
     }
 
     /// PostgreSQL: the items, the conversation's new seq, the read position, the feeds and the events in one statement
-    /// (data-modifying CTEs). The events' clauses take the log's append lock only after every other clause has taken
-    /// its row locks, the order every transaction keeps (conversation, member, feed heads, then the log). With
-    /// `ifUnchanged`, the conversation's UPDATE also requires its `last_seq` to be the one the items were numbered
-    /// after, and every other clause requires that UPDATE's row: the statement then takes the conversation's lock
-    /// first, and writes nothing when it moved. It returns the moved feed heads (`user_id, head`) and one row without a
-    /// user once the events are appended.
+    /// (data-modifying CTEs). With `ifUnchanged`, the conversation's UPDATE also requires its `last_seq` to be the one
+    /// the items were numbered after, and every other clause requires that UPDATE's row: the statement then takes the
+    /// conversation's lock first, and writes nothing when it moved. It returns the moved feed heads (`user_id, head`)
+    /// and one row without a user once the events are appended.
     private func postgresAppend(
         _ items: [Item], to conversation: Conversation, readBy reader: UserID?, events: [NewEvent], at now: Date, ifUnchanged: Bool
     ) throws -> BulkSQL {
@@ -476,15 +473,13 @@ struct MessagingStore: Sendable {
         statement.append(" RETURNING 1)")
         let condition = ifUnchanged ? "advanced" : nil
         let onlyIfAdvanced = ifUnchanged ? " AND EXISTS (SELECT 1 FROM advanced)" : ""
-        var gates = ["advanced", "stored", "h", "fed"]
         if let reader {
             statement = statement + ", seen AS (" + Self.advanceReadStatement(conversation.id, reader, to: lastSeq) + onlyIfAdvanced + " RETURNING 1)"
-            gates.append("seen")
         }
         statement = statement + ", stored AS (" + (try itemsInsert(items, onlyIf: condition)) + " RETURNING 1), "
         statement = statement + feedClauses(recipients: .membersOf(conversation.id, plus: []), conversationID: conversation.id,
                                             seqs: items.map(\.seq), kind: "item", at: now, onlyIf: condition)
-        let appending = outbox.appendClauses(events, after: gates, onlyIf: condition)
+        let appending = outbox.appendClauses(events, onlyIf: condition)
         statement = statement + ", " + appending.definitions
         statement.append(" SELECT user_id, head FROM h UNION ALL SELECT NULL, NULL FROM \(appending.notified)")
         return statement

@@ -168,6 +168,7 @@ public struct ParleyServices: Sendable {
     /// The event consumers and the job worker: what `parley serve` and `parley worker` run besides HTTP.
     public func backgroundServices(workerID: String, concurrency: Int = 8, logger: Logger) -> [any Service] {
         [
+            EventPlacer(log: events, database: database, logger: logger),
             ConsumerRunner(log: events, consumers: eventConsumers, database: database, clock: clock, logger: logger),
             JobWorker(queue: jobs, handlers: jobHandlers, database: database, workerID: workerID, concurrency: concurrency, logger: logger),
             SensitiveWordsReloader(words: sensitiveWords, logger: logger),

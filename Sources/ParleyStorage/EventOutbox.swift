@@ -34,11 +34,9 @@ public protocol EventOutbox: Sendable {
     func append(_ events: [NewEvent], on sql: any SQLDatabase) async throws
 
     /// PostgreSQL: what `append` does, as `WITH` clauses for a statement of the caller's, so that a change and its
-    /// events take one round trip. The log's append lock is taken only once every clause named in `gates` (each
-    /// with a `RETURNING` list) has run: the caller's row locks come first, then the log's lock, in every
-    /// transaction, or two could deadlock. With `onlyIf`, nothing is appended (and no lock taken) unless that clause
-    /// yields a row. Call `appended` once the statement has run and appended.
-    func appendClauses(_ events: [NewEvent], after gates: [String], onlyIf condition: String?) -> EventAppendClauses
+    /// events take one round trip. With `onlyIf`, nothing is appended unless that clause yields a row. Call
+    /// `appended` once the statement has run and appended.
+    func appendClauses(_ events: [NewEvent], onlyIf condition: String?) -> EventAppendClauses
 
     /// The bookkeeping `append` does after its statement, for a caller that ran `appendClauses`.
     func appended(_ events: [NewEvent])
@@ -59,8 +57,8 @@ public struct EventAppendClauses: Sendable {
 }
 
 extension EventOutbox {
-    public func appendClauses(_ events: [NewEvent], after gates: [String]) -> EventAppendClauses {
-        appendClauses(events, after: gates, onlyIf: nil)
+    public func appendClauses(_ events: [NewEvent]) -> EventAppendClauses {
+        appendClauses(events, onlyIf: nil)
     }
 
     public func append(_ event: NewEvent, on sql: any SQLDatabase) async throws {

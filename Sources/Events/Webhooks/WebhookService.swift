@@ -229,8 +229,10 @@ public struct WebhookService: Sendable {
         guard from <= to else { throw ParleyError.invalidField("from", "must not be after 'to'") }
         let endpoint = try await self.endpoint(id)
         guard endpoint.enabled else { throw ParleyError.endpointDisabled(id) }
+        // Events still waiting for their position (PostgreSQL, just committed) reach the endpoint through the fan-out.
         let rows = try await database.sql.raw("""
             SELECT * FROM events_log WHERE occurred_at >= \(bind: from.unixMilliseconds) AND occurred_at <= \(bind: to.unixMilliseconds)
+                AND position IS NOT NULL
             ORDER BY position LIMIT 10001
             """).all()
         guard rows.count <= 10_000 else {
@@ -292,7 +294,8 @@ public struct WebhookService: Sendable {
     }
 
     func event(id: String) async throws -> EventEnvelope? {
-        try await database.sql.raw("SELECT * FROM events_log WHERE id = \(bind: id)").first().map(EventLog.decode)
+        // An event still waiting for its position (PostgreSQL, just committed) has not reached the fan-out yet.
+        try await database.sql.raw("SELECT * FROM events_log WHERE id = \(bind: id) AND position IS NOT NULL").first().map(EventLog.decode)
     }
 
     // MARK: Decoding
