@@ -13,12 +13,11 @@ import SQLKit
 /// and is given one afterwards by `placePending`, which readers run before they read: it numbers the pending
 /// events it sees, in the order they were appended, from one sequence, under a lock that only one placer at a time
 /// holds through its commit. Positions therefore become visible in increasing order, and writers never wait for
-/// each other. (Until migration 2, writers took a cluster-wide lock held through their COMMIT instead: with durable
+/// each other. (Until migration 2, writers took a cluster-wide lock (advisory key 74057266, which writers of that
+/// release still take during a rolling upgrade, harmlessly) held through their COMMIT instead: with durable
 /// commits every event-writing transaction of the cluster then waited for the previous one's WAL flush, and 32
 /// senders were slower than 8; see bench/README.md, session 13.)
 public struct EventLog: EventOutbox {
-    /// The lock the writers of releases before migration 2 take to append (they still may, during a rolling upgrade).
-    static let legacyAppendLockKey = 74_057_266
     /// The lock one placer of pending events holds through its commit (`placePending`).
     static let placeLockKey = 74_057_267
     /// How many pending events one placing statement numbers at most.
@@ -97,9 +96,8 @@ public struct EventLog: EventOutbox {
         appended(events)
     }
 
-    /// The rows (pending: `placePending` gives them positions) and the NOTIFY (delivered at commit: readers on every
-    /// node wake without polling, and place them) as one statement's clauses. With `condition`, the rows are inserted
-    /// only when that clause yields a row.
+    /// The rows, pending (`placePending` gives them positions), as one statement's clauses. With `condition`, the rows
+    /// are inserted only when that clause yields a row.
     public func appendClauses(_ events: [NewEvent], onlyIf condition: String?) -> EventAppendClauses {
         var statement = BulkSQL("parley_appended AS (INSERT INTO events_log (id, type, occurred_at, actor, subject, payload) ")
         statement.append("SELECT v.id, v.type, v.occurred_at, v.actor, v.subject, v.payload FROM (VALUES ")

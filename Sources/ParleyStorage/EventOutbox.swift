@@ -46,8 +46,8 @@ public protocol EventOutbox: Sendable {
 public struct EventAppendClauses: Sendable {
     /// `name AS (...)` definitions, comma-separated, to follow the caller's own in its `WITH` list.
     public var definitions: BulkSQL
-    /// The clause the caller's main query must read (it yields one row once the events are appended): it sends the
-    /// NOTIFY, and PostgreSQL evaluates a plain `SELECT` in `WITH` only when it is read.
+    /// A clause the caller's main query may read: it yields one row when the events were appended (a conditional
+    /// append may not be). The name is historical: it sent the NOTIFY before events were placed after commit.
     public var notified: String
 
     public init(definitions: BulkSQL, notified: String) {
