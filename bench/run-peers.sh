@@ -3,7 +3,7 @@
 #
 #   sudo bench/run-peers.sh            # everything: install peers if missing, build, run, write bench/compare.md
 #   bench/run-peers.sh install|build   # only install the peers, or only build
-#   bench/run-peers.sh report DIR      # only rewrite bench/compare.md from a results folder
+#   bench/run-peers.sh report DIR      # only rewrite bench/compare.md (and README.md's goals table) from a results folder
 #
 # What it does, in order:
 #   1. installs the peers if missing (Debian: ejabberd, prosody, mosquitto, mosquitto-clients; PyPI venvs:
@@ -16,8 +16,8 @@
 #      `parley apikey create`, runs parley-bench on every shape, stops the server by PID;
 #   4. ejabberd and Prosody (xmpp_raw_bench.py), Mosquitto (mqttfan, QoS 1, 100 subscribers) and Synapse
 #      (bench_synapse.sh) on the same shapes, each server stopped by PID;
-#   5. writes bench/compare.md (ratios Parley / peer from this run) and copies the raw results to
-#      bench/parley-bench/results/.
+#   5. writes bench/compare.md (ratios Parley / peer from this run) and the goals table at the top of bench/README.md's
+#      peers section, and copies the raw results to bench/parley-bench/results/.
 #
 # Knobs (environment): REPS (3), PAIRS_N (4000), GROUP_N (250 per member), FANOUT_N (2000) for Parley (about a
 # second or two per repetition, like the peers' runs: shorter ones were mostly noise on a shared machine) and
@@ -267,11 +267,11 @@ run_synapse() {
 # ---------------------------------------------------------------- 5. report
 report() {
     local out=$1
-    python3 "$ROOT/bench/parley-bench/scripts/compare.py" "$out" "$ROOT/bench/compare.md" || return 1
+    python3 "$ROOT/bench/parley-bench/scripts/compare.py" "$out" "$ROOT/bench/compare.md" "$ROOT/bench/README.md" || return 1
     mkdir -p "$ROOT/bench/parley-bench/results"
     rm -f "$ROOT/bench/parley-bench/results/"*
     cp "$out"/*.jsonl "$out"/*.txt "$out"/meta.txt "$ROOT/bench/parley-bench/results/" 2>/dev/null
-    log "wrote $ROOT/bench/compare.md"
+    log "wrote $ROOT/bench/compare.md and the goals table of $ROOT/bench/README.md"
 }
 
 main() {

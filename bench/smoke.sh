@@ -13,7 +13,7 @@
 #      a venv, as bench/filter/run.sh does; it exits 1 when its match counts differ from the reference's);
 #   4. parley-analytics-bench on a few thousand users (SQLite);
 #   5. bench/parley-bench/scripts/compare.py on the committed results of the last peer run: the table has every
-#      goal's row and is exactly the committed bench/compare.md.
+#      goal's row and is exactly the committed bench/compare.md, and bench/README.md's goals table is current.
 #
 # Environment: PARLEY_TEST_POSTGRES_URL (optional), SMOKE_VENV (default ${TMPDIR:-/tmp}/parley-bench-smoke-venv),
 # SHARED_BENCH (default ../shared/bench next to the repository).
@@ -107,11 +107,13 @@ grep -q '^MAU series' "$WORK/analytics.txt" || { cat "$WORK/analytics.txt" >&2; 
 
 # ------------------------------------------------------------------------------------------------ 5. compare.py
 log "compare.py on bench/parley-bench/results"
-python3 bench/parley-bench/scripts/compare.py bench/parley-bench/results "$WORK/compare.md" > /dev/null
+cp bench/README.md "$WORK/README.md"
+python3 bench/parley-bench/scripts/compare.py bench/parley-bench/results "$WORK/compare.md" "$WORK/README.md" > /dev/null
 for goal in "10 pairs" "20-member group" "fan-out" "Synapse" "p99" "idle"; do
     grep -qi -- "$goal" "$WORK/compare.md" || { cat "$WORK/compare.md" >&2; fail "compare.md has no row for '$goal'"; }
 done
 # The published table is exactly what its raw results give.
 diff -u bench/compare.md "$WORK/compare.md" >&2 || fail "bench/compare.md differs from what compare.py writes from bench/parley-bench/results"
+diff -u bench/README.md "$WORK/README.md" >&2 || fail "bench/README.md's goals table differs from what compare.py writes from the results"
 
 log "every benchmark tool works"

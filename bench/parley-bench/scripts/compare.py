@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Writes bench/compare.md from one run-peers.sh results folder.
 
-Usage: compare.py RESULTS_DIR OUTPUT_MD
+Usage: compare.py RESULTS_DIR OUTPUT_MD [README_MD]
+
+With README_MD (bench/README.md), also replaces the block between its `<!-- run-peers:goals:begin -->` and
+`<!-- run-peers:goals:end -->` lines with this run's goals table.
 
 Every figure is the median of the repetitions of that shape in this one run; ratios are Parley / peer,
 both measured in the same run on the same machine.
@@ -14,6 +17,7 @@ from pathlib import Path
 
 results = Path(sys.argv[1])
 output = Path(sys.argv[2])
+readme = Path(sys.argv[3]) if len(sys.argv) > 3 else None
 
 
 def median(values):
@@ -178,7 +182,7 @@ w("| goal | Parley | peer (same run) | ratio | target | met? | server CPU µs, P
 w("|---|---|---|---|---|---|---|")
 
 
-def goal_row(name, parley_value, peer_value, target_ratio, unit, cpu_parley, cpu_peer, absolute=None):
+def goal_row(name, parley_value, peer_value, target_ratio, unit, cpu_parley, cpu_peer, absolute=None, digits=0):
     r = ratio(parley_value, peer_value)
     if absolute is not None:
         met = "n/a" if parley_value is None else ("yes" if absolute else "**no**")
@@ -186,7 +190,7 @@ def goal_row(name, parley_value, peer_value, target_ratio, unit, cpu_parley, cpu
     else:
         met = "n/a" if r is None else ("yes" if r >= target_ratio else "**no**")
         target = f"≥ {target_ratio:g}×"
-    w(f"| {name} | {fmt(parley_value)} {unit} | {fmt(peer_value)} {unit} | {fmt_ratio(r)} | {target} | {met} | "
+    w(f"| {name} | {fmt(parley_value, digits)} {unit} | {fmt(peer_value, digits)} {unit} | {fmt_ratio(r)} | {target} | {met} | "
       f"{fmt(cpu_parley, 1)} / {fmt(cpu_peer, 1)} |")
 
 
@@ -212,12 +216,12 @@ if main:
     for variant in variants:
         p99 = pmed(runs, variant, "paced200", "latency_p99_ms")
         goal_row(f"paced 200 msg/s 1:1: p99 send-to-deliver ({variant})", p99, None, "< 5 ms", "ms", None, None,
-                 absolute=(p99 is not None and p99 < 5 and (pmed(runs, variant, "paced200", "lost") or 0) == 0))
+                 absolute=(p99 is not None and p99 < 5 and (pmed(runs, variant, "paced200", "lost") or 0) == 0), digits=2)
     for variant in variants:
         kb = pmed(runs, variant, "idle", "server_rss_per_connection_kb")
         n = pmed(runs, variant, "idle", "connected")
         goal_row(f"idle: server RSS per connection at {fmt(n)} connections ({variant})", kb, None, "< 10 KB", "KB", None, None,
-                 absolute=(kb is not None and kb < 10 and (n or 0) >= 19000))
+                 absolute=(kb is not None and kb < 10 and (n or 0) >= 19000), digits=2)
 w("")
 
 losses = [(v, shape, r.get("lost"), r.get("lost_sample", "")) for v in variants for shape, reports in runs[v].items()
@@ -346,3 +350,25 @@ if "stock" in runs:
 
 output.write_text("\n".join(lines) + "\n")
 print(f"wrote {output}")
+
+
+def goals_block():
+    """The goals table of `lines`, with the run's date and revision, as the README block's lines."""
+    start = lines.index("## Goals (issue 8)") + 1
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("## "))
+    facts = dict(re.findall(r"^(date|parley): (.*)$", meta, re.M))
+    head = f"The last `bench/run-peers.sh` run ({facts.get('date', '?')}, Parley {facts.get('parley', '?')}), as it wrote it:"
+    return [head] + lines[start:end]
+
+
+if readme is not None:
+    begin_marker, end_marker = "<!-- run-peers:goals:begin -->", "<!-- run-peers:goals:end -->"
+    text = readme.read_text().split("\n")
+    if begin_marker not in text or end_marker not in text:
+        sys.exit(f"{readme} has no {begin_marker} ... {end_marker} block")
+    begin, end = text.index(begin_marker), text.index(end_marker)
+    block = goals_block()
+    while block and block[-1] == "":
+        block.pop()
+    readme.write_text("\n".join(text[:begin + 1] + block + text[end:]))
+    print(f"updated the goals block of {readme}")
