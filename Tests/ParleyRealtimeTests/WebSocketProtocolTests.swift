@@ -104,7 +104,9 @@ import Testing
 
     @Test func aClientThatStopsAnsweringPingsIsDisconnectedAndOneThatAnswersIsNot() async throws {
         var settings = GatewaySettings()
-        settings.pingIntervalSeconds = 1
+        // An answering client has one interval to answer each ping: two seconds, so that a test process starved under
+        // the full suite's load (as one was for over three seconds, failing another test) does not look silent.
+        settings.pingIntervalSeconds = 2
         try await LiveServer.run(.sqlite, gateway: settings) { server, _ in
             // The library client answers pings: after many intervals it is still connected.
             let answering = try await server.connect(try await server.token("bob"))
@@ -123,7 +125,7 @@ import Testing
             try await silent.send(opcode: 0x8, payload: [0x03, 0xE9])
             #expect(try await silent.nextFrame() == nil)
             #expect(try await eventually { server.live.connectionCount == 1 })
-            try await Task.sleep(for: .seconds(3))
+            try await Task.sleep(for: .seconds(5))
             try answering.send(["type": "ping", "id": 2])
             #expect(try await answering.next(type: "pong")["id"] == 2)
             #expect(server.live.connectionCount == 1)
