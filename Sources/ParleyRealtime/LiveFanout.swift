@@ -42,9 +42,9 @@ public final class LiveFanout: Service, Sendable {
     public func run() async throws {
         messaging.fanOutStarted()
         let start = try await events.headPosition()
-        // Wake-ups: the notification every event-writing transaction sends once committed (on PostgreSQL from
-        // any node, so items committed through another node reach this node's connections at once, not at the
-        // next poll); on PostgreSQL also this node's own commits, which need no round trip through the server.
+        // Wake-ups: the notification sent once events became readable (on PostgreSQL by the transaction that placed
+        // them, from any node, so items committed through another node reach this node's connections at once, not
+        // at the next poll); on PostgreSQL also this node's own commits, which need no round trip through the server.
         let wakeups = ChangeSignal()
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
@@ -74,7 +74,10 @@ public final class LiveFanout: Service, Sendable {
         while !Task.isCancelled {
             let generation = wakeups.generation
             do {
-                let batch = try await events.read(after: position, limit: 500)
+                // Without placing pending events first (`EventLog.placePending`): a placer (this node's, or the
+                // sending node's) does that and wakes us, so placing here would only add a round trip per wake-up to
+                // every message that crosses nodes.
+                let batch = try await events.read(after: position, limit: 500, on: database.sql)
                 // The batch's items are read together (two reads per conversation, not two per item), then
                 // delivered in the log's order, so every user's frames still leave in feed order.
                 let items = await prefetchItems(of: batch)
