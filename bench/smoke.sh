@@ -12,7 +12,9 @@
 #   3. parley-filter-bench on data dumped by ../shared/bench/filter_bench.py (its Python engines come from PyPI into
 #      a venv, as bench/filter/run.sh does; it exits 1 when its match counts differ from the reference's);
 #   4. parley-analytics-bench on a few thousand users (SQLite);
-#   5. bench/parley-bench/scripts/compare.py on the committed results of the last peer run: the table has every
+#   5. bench/crossnode/run.sh (two nodes on PostgreSQL, when PARLEY_TEST_POSTGRES_URL is set): every message sent on
+#      one node reaches the user on the other;
+#   6. bench/parley-bench/scripts/compare.py on the committed results of the last peer run: the table has every
 #      goal's row and is exactly the committed bench/compare.md, and bench/README.md's goals table is current.
 #
 # Environment: PARLEY_TEST_POSTGRES_URL (optional), SMOKE_VENV (default ${TMPDIR:-/tmp}/parley-bench-smoke-venv),
@@ -83,15 +85,17 @@ if [ -n "${PARLEY_TEST_POSTGRES_URL:-}" ]; then
     grep -q '^| postgres | 4 |' "$WORK/ingest.txt" || { tail -20 "$WORK/ingest.txt" >&2; fail "parley-ingest-bench wrote no PostgreSQL row"; }
 fi
 
-# -------------------------------------------------------------------------------------- 3. parley-filter-bench
-[ -f "$SHARED_BENCH/filter_bench.py" ] || fail "$SHARED_BENCH/filter_bench.py not found (set SHARED_BENCH)"
+# ------------------------------------------------------- Python for the next steps: filter engines, websockets
 VENV=${SMOKE_VENV:-${TMPDIR:-/tmp}/parley-bench-smoke-venv}
-if ! "$VENV/bin/python" -c 'import ahocorasick, ahocorasick_rs, flashtext' 2>/dev/null; then
-    log "preparing $VENV with filter_bench.py's engines (PyPI)"
+if ! "$VENV/bin/python" -c 'import ahocorasick, ahocorasick_rs, flashtext, websockets' 2>/dev/null; then
+    log "preparing $VENV with filter_bench.py's engines and websockets (PyPI)"
     rm -rf "$VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check pyahocorasick ahocorasick-rs flashtext
+    "$VENV/bin/pip" install -q --disable-pip-version-check pyahocorasick ahocorasick-rs flashtext websockets
 fi
+
+# -------------------------------------------------------------------------------------- 3. parley-filter-bench
+[ -f "$SHARED_BENCH/filter_bench.py" ] || fail "$SHARED_BENCH/filter_bench.py not found (set SHARED_BENCH)"
 log "parley-filter-bench"
 "$VENV/bin/python" "$SHARED_BENCH/filter_bench.py" --mb 0.5 --dump "$WORK/filter-data" > "$WORK/filter-dump.txt" 2>&1 ||
     { cat "$WORK/filter-dump.txt" >&2; fail "filter_bench.py --dump"; }
@@ -105,7 +109,15 @@ BENCH_USERS=3000 BENCH_DAYS=35 "$BIN/parley-analytics-bench" > "$WORK/analytics.
     { cat "$WORK/analytics.txt" >&2; fail "parley-analytics-bench"; }
 grep -q '^MAU series' "$WORK/analytics.txt" || { cat "$WORK/analytics.txt" >&2; fail "parley-analytics-bench timed no MAU series"; }
 
-# ------------------------------------------------------------------------------------------------ 5. compare.py
+# ------------------------------------------------------------------------------ 5. cross-node probe (PostgreSQL)
+if [ -n "${PARLEY_TEST_POSTGRES_URL:-}" ]; then
+    log "bench/crossnode/run.sh (two nodes on PostgreSQL)"
+    PYTHON="$VENV/bin/python" bench/crossnode/run.sh "$BIN/parley" "$PARLEY_TEST_POSTGRES_URL" 20 > "$WORK/crossnode.txt" 2>&1 ||
+        { cat "$WORK/crossnode.txt" >&2; fail "bench/crossnode/run.sh"; }
+    grep -q '^n=20 p50=' "$WORK/crossnode.txt" || { cat "$WORK/crossnode.txt" >&2; fail "the cross-node probe reported no latency"; }
+fi
+
+# ------------------------------------------------------------------------------------------------ 6. compare.py
 log "compare.py on bench/parley-bench/results"
 cp bench/README.md "$WORK/README.md"
 python3 bench/parley-bench/scripts/compare.py bench/parley-bench/results "$WORK/compare.md" "$WORK/README.md" > /dev/null
