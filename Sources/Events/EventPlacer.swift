@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ParleyCore
 import ParleyStorage
 import ServiceLifecycle
 
@@ -23,10 +24,7 @@ public final class EventPlacer: Service, Sendable {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            guard self.database.engine == .postgres else {
-                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-                return
-            }
+            guard self.database.engine == .postgres else { return await waitUntilCancelled() }
             let appended = self.database.signal(EventLog.appendedChannel)
             while !Task.isCancelled {
                 let generation = appended.generation

@@ -105,9 +105,7 @@ public final class SignalRelay: Service, Sendable {
 
     public func run() async throws {
         guard isActive else {
-            await cancelWhenGracefulShutdown {
-                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-            }
+            await cancelWhenGracefulShutdown { await waitUntilCancelled() }
             return
         }
         hub.startRelayingPresence()

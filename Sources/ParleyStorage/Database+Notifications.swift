@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ParleyCore
 import PostgresNIO
 import SQLKit
 import Synchronization
@@ -78,7 +79,7 @@ extension Database {
     public func listenPayloads(_ channel: String, logger: Logger, onListening: @escaping @Sendable () -> Void = {},
                                onPayload: @escaping @Sendable (String) -> Void) async {
         guard let postgres = backend as? PostgresBackend else {
-            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            await waitUntilCancelled()
             return
         }
         while !Task.isCancelled {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ParleyCore
 import SQLKit
 
 /// SQLite: one file in WAL mode, one writer connection owned by `SQLiteWriter` (group commit), and a pool
@@ -93,9 +94,7 @@ final class SQLiteBackend: DatabaseBackend {
 
     /// Nothing to keep alive; waits until cancelled so both engines behave alike under a ServiceGroup.
     func run() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(3600))
-        }
+        await waitUntilCancelled()
     }
 
     func close() async {
