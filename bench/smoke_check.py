@@ -16,6 +16,16 @@ def number(report, key):
     return value
 
 
+def nonzero(report, keys):
+    """A problem for each count among `keys` that is not 0."""
+    return [f"{key} {number(report, key)}" for key in keys if number(report, key) != 0]
+
+
+def not_positive(report, checks):
+    """The problem text of each (key, problem) whose figure is not above 0."""
+    return [problem for key, problem in checks if number(report, key) <= 0]
+
+
 def check_messaging(report, expected_sent, expected_deliveries, expected_with_echo=None):
     """Problems of a pairs/group/fanout/paced report; expected_sent None means 'whatever was sent, all of it'."""
     problems = []
@@ -29,9 +39,8 @@ def check_messaging(report, expected_sent, expected_deliveries, expected_with_ec
             problems.append(f"{key} {number(report, key)}, expected {want}")
     if expected_with_echo is not None and number(report, "deliveries_incl_echo") != expected_with_echo(sent):
         problems.append(f"deliveries_incl_echo {number(report, 'deliveries_incl_echo')}, expected {expected_with_echo(sent)}")
-    for key in ["refused", "unanswered", "duplicate_acks", "lost", "duplicated", "unexpected_closes", "slow_consumer_closes"]:
-        if number(report, key) != 0:
-            problems.append(f"{key} {number(report, key)}")
+    problems += nonzero(report, ["refused", "unanswered", "duplicate_acks", "lost", "duplicated", "unexpected_closes",
+                                 "slow_consumer_closes"])
     if report.get("other_errors"):
         problems.append(f"other_errors {report['other_errors']}")
     if not 0 < number(report, "latency_p50_ms") <= number(report, "latency_p99_ms") <= number(report, "latency_max_ms"):
@@ -40,12 +49,8 @@ def check_messaging(report, expected_sent, expected_deliveries, expected_with_ec
 
 
 def check_server_figures(report):
-    problems = []
-    if number(report, "server_cpu_s") <= 0:
-        problems.append("no server CPU time read (--server-pid)")
-    if number(report, "server_peak_rss_mb") <= 0:
-        problems.append("no server RSS read (--server-pid)")
-    return problems
+    return not_positive(report, [("server_cpu_s", "no server CPU time read (--server-pid)"),
+                                 ("server_peak_rss_mb", "no server RSS read (--server-pid)")])
 
 
 def check(report):
@@ -66,23 +71,17 @@ def check(report):
         return check_messaging(report, number(report, "messages_per_sender"), lambda sent: sent * receivers) + \
             check_server_figures(report)
     if label == "paced":
-        problems = check_messaging(report, None, lambda sent: sent)
-        if number(report, "rate_msgs_per_s") <= 0:
-            problems.append("no send rate reported")
-        return problems + check_server_figures(report)
+        return check_messaging(report, None, lambda sent: sent) + \
+            not_positive(report, [("rate_msgs_per_s", "no send rate reported")]) + check_server_figures(report)
     if label == "reconnect":
         problems = []
         clients = number(report, "clients")
         if number(report, "resumed") != clients:
             problems.append(f"resumed {number(report, 'resumed')} of {clients}")
-        for key in ["reconnect_failures", "hello_not_resumed", "resync_required", "lost", "lost_during_storm", "duplicated",
-                    "unexpected_closes"]:
-            if number(report, key) != 0:
-                problems.append(f"{key} {number(report, key)}")
-        if number(report, "acked") <= 0:
-            problems.append("no message was sent during the run")
-        if number(report, "drop_to_all_resumed_ms") <= 0:
-            problems.append("no resume time measured")
+        problems += nonzero(report, ["reconnect_failures", "hello_not_resumed", "resync_required", "lost", "lost_during_storm",
+                                     "duplicated", "unexpected_closes"])
+        problems += not_positive(report, [("acked", "no message was sent during the run"),
+                                          ("drop_to_all_resumed_ms", "no resume time measured")])
         return problems + check_server_figures(report)
     if label == "idle":
         problems = []
@@ -90,13 +89,9 @@ def check(report):
         for key in ["connected", "still_open_after_hold"]:
             if number(report, key) != connections:
                 problems.append(f"{key} {number(report, key)} of {connections}")
-        for key in ["failed", "unexpected_closes"]:
-            if number(report, key) != 0:
-                problems.append(f"{key} {number(report, key)}")
+        problems += nonzero(report, ["failed", "unexpected_closes"])
         number(report, "server_rss_per_connection_kb")
-        if number(report, "server_rss_connected_mb") <= 0:
-            problems.append("no server RSS read (--server-pid)")
-        return problems
+        return problems + not_positive(report, [("server_rss_connected_mb", "no server RSS read (--server-pid)")])
     return [f"unexpected label {label!r}"]
 
 
