@@ -14,13 +14,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/parley-crossnode.XXXXXX")
 DB=parley_crossnode_$RANDOM$RANDOM
 URL="${ADMIN_URL%/*}/$DB"
 PIDS=()
-psql_admin() { "$PYTHON" - "$ADMIN_URL" "$1" <<'PY'
-import sys, subprocess, urllib.parse
-u = urllib.parse.urlparse(sys.argv[1])
-subprocess.run(["psql", "-h", u.hostname, "-p", str(u.port or 5432), "-U", u.username or "postgres", "-d", u.path.lstrip("/") or "postgres",
-                "-qAtc", sys.argv[2]], check=True, stdout=subprocess.DEVNULL)
-PY
-}
+psql_admin() { psql "$ADMIN_URL" -qAtc "$1" > /dev/null; }
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
     psql_admin "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
