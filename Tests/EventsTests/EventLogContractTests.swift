@@ -100,19 +100,7 @@ import Testing
                         return []
                     }
                 }
-                group.addTask {
-                    var cursor: Int64 = 0
-                    var positions: [Int64] = []
-                    // A bound, not a timing assertion: a reader that skipped an event would otherwise wait forever.
-                    let deadline = ContinuousClock.now + .seconds(60)
-                    while positions.count < writers * perWriter, ContinuousClock.now < deadline {
-                        let batch = try await log.read(after: cursor, limit: 50)
-                        positions += batch.map(\.position)
-                        cursor = batch.last?.position ?? cursor
-                        if batch.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
-                    }
-                    return positions
-                }
+                group.addTask { try await log.tail(until: writers * perWriter, batch: 50).map(\.position) }
                 var result: [Int64] = []
                 for try await positions in group { result += positions }
                 return result

@@ -14,20 +14,6 @@ import Testing
         NewEvent(type: "t", actor: "system", subject: "test:\(n)", payload: .object(["n": .int(n)]), occurredAt: Date(unixMilliseconds: Int64(n)))
     }
 
-    /// Tails the log from 0 until it has `count` events (or a minute passed: a skipped event would never come).
-    func tail(_ log: EventLog, until count: Int) async throws -> [EventEnvelope] {
-        var cursor: Int64 = 0
-        var seen: [EventEnvelope] = []
-        let deadline = ContinuousClock.now + .seconds(60)
-        while seen.count < count, ContinuousClock.now < deadline {
-            let batch = try await log.read(after: cursor, limit: 40)
-            seen += batch
-            cursor = batch.last?.position ?? cursor
-            if batch.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
-        }
-        return seen
-    }
-
     /// Several readers place events concurrently (each one's read places what it finds pending) while writers append,
     /// some with two statements per transaction: every reader sees every event once, in position order, and the two
     /// events of one transaction in the order they were appended.
@@ -51,7 +37,7 @@ import Testing
                         return nil
                     }
                 }
-                for _ in 0..<readers { group.addTask { try await tail(log, until: total) } }
+                for _ in 0..<readers { group.addTask { try await log.tail(until: total, batch: 40) } }
                 var views: [[EventEnvelope]] = []
                 for try await view in group { if let view { views.append(view) } }
                 return views
@@ -186,5 +172,22 @@ import Testing
             try await long.value
             #expect(seen.map(\.subject) == ["test:1"])
         }
+    }
+}
+
+extension EventLog {
+    /// Reads the log from the start, as a consumer would with its cursor, until it has `count` events or a minute
+    /// passed (a bound, not a timing assertion: a reader that skipped an event would otherwise wait forever).
+    func tail(until count: Int, batch limit: Int) async throws -> [EventEnvelope] {
+        var cursor: Int64 = 0
+        var seen: [EventEnvelope] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while seen.count < count, ContinuousClock.now < deadline {
+            let batch = try await read(after: cursor, limit: limit)
+            seen += batch
+            cursor = batch.last?.position ?? cursor
+            if batch.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
+        }
+        return seen
     }
 }
